@@ -1,0 +1,260 @@
+"""What a plugin is handed: the install's context (:class:`PluginContext`) and, in a job,
+the run's (:class:`JobContext`). Plugins reach core state only through these methods; each
+method is one transaction."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+from sqlmodel import Session, col, select
+
+from hub.core import exports, orders, state, webhooks
+from hub.core.catalog import get_location
+from hub.core.errors import NotFound
+from hub.core.inventory import apply_inventory
+from hub.core.models import Location, Order, OrderLine, PluginInstall, Product
+from hub.core.records import ApplyResult, ClearScope, InventoryRecord, MatchRule, OrderView
+from hub.core.tenants import TenantInfo
+
+if TYPE_CHECKING:
+    from hub.core.hub import Hub
+
+__all__ = ["JobContext", "PluginContext", "TransientJobError"]
+
+EVENT_BATCH = 500
+
+
+class TransientJobError(RuntimeError):
+    """A failure worth retrying later (vendor down, rate limited past patience)."""
+
+
+class PluginContext:
+    """One install of one plugin for one tenant."""
+
+    def __init__(self, hub: Hub, tenant: TenantInfo, install_id: int, plugin_id: str,
+                 config: BaseModel, enabled: bool = True) -> None:
+        self._hub = hub
+        self.tenant = tenant
+        self.install_id = install_id
+        self.plugin_id = plugin_id
+        self.config = config
+        self.enabled = enabled
+
+    @property
+    def settings(self) -> Any:
+        return self._hub.settings
+
+    # -- catalog and inventory ---------------------------------------------------------
+
+    def location(self, code: str) -> Location | None:
+        with self._hub.db.read() as session:
+            return get_location(session, self.tenant.id, code)
+
+    def location_codes(self) -> list[str]:
+        with self._hub.db.read() as session:
+            return [loc.code for loc in session.exec(
+                select(Location).where(Location.tenant_id == self.tenant.id)
+                .order_by(col(Location.code))
+            )]
+
+    def apply_inventory(
+        self, records: Sequence[InventoryRecord], *, rule: MatchRule, location_code: str,
+        clear: Sequence[ClearScope] = (),
+    ) -> ApplyResult:
+        """Apply quantities (one transaction) and raise ``inventory.changed`` per changed
+        product, batched."""
+        with self._hub.db.session() as session:
+            location = get_location(session, self.tenant.id, location_code)
+            if location is None or location.id is None:
+                raise NotFound(f"location {location_code!r} does not exist")
+            result = apply_inventory(
+                session, tenant_id=self.tenant.id, install_id=self.install_id,
+                location_id=location.id, records=records, rule=rule, clear=clear,
+            )
+            changed = sorted(result.changed_product_ids)
+            for start in range(0, len(changed), EVENT_BATCH):
+                chunk = changed[start:start + EVENT_BATCH]
+                skus = list(session.exec(select(Product.sku).where(col(Product.id).in_(chunk))))
+                webhooks.emit(session, self.tenant.id, "inventory.changed", {
+                    "location": location_code, "source": self.plugin_id, "skus": sorted(skus),
+                })
+        return result
+
+    def products_by_sku(self, skus: Sequence[str]) -> dict[str, Product]:
+        with self._hub.db.read() as session:
+            return {p.sku: p for p in session.exec(
+                select(Product).where(Product.tenant_id == self.tenant.id, col(Product.sku).in_(skus))
+            )}
+
+    # -- orders ------------------------------------------------------------------------
+
+    def _order(self, session: Session, number: str) -> Order:
+        return orders.find_order(session, self.tenant.id, number)
+
+    def find_order(self, number: str) -> OrderView | None:
+        with self._hub.db.read() as session:
+            try:
+                return orders.order_view(session, self._order(session, number))
+            except NotFound:
+                return None
+
+    def offer_orders(self, limit: int = 30) -> list[OrderView]:
+        """Orders this install still has to take, oldest first (see :mod:`hub.core.exports`)."""
+        with self._hub.db.session() as session:
+            return [orders.order_view(session, order)
+                    for _, order in exports.offer(session, self.install_id, limit)]
+
+    def pending_cancellations(self) -> list[OrderView]:
+        with self._hub.db.read() as session:
+            return [orders.order_view(session, order)
+                    for _, order in exports.pending_cancellations(session, self.install_id)]
+
+    def acknowledge_export(self, number: str, *, notes: Sequence[tuple[str, str]] = (),
+                           external_ref: str = "") -> bool:
+        """The vendor took the order (notes are recorded with it); idempotent."""
+        with self._hub.db.session() as session:
+            order = self._order(session, number)
+            for code, message in notes:
+                orders.add_note(session, order, message, source=self.plugin_id, code=code)
+            return exports.acknowledge(session, order, self.install_id, external_ref=external_ref)
+
+    def reject_export(self, number: str, message: str, *,
+                      notes: Sequence[tuple[str, str]] = ()) -> bool:
+        with self._hub.db.session() as session:
+            order = self._order(session, number)
+            for code, note in notes:
+                orders.add_note(session, order, note, source=self.plugin_id, code=code)
+            return exports.reject(session, order, self.install_id, message)
+
+    def fail_export(self, number: str, message: str) -> bool:
+        with self._hub.db.session() as session:
+            return exports.fail(session, self._order(session, number), self.install_id, message)
+
+    def set_export_message(self, number: str, message: str) -> None:
+        with self._hub.db.session() as session:
+            exports.set_message(session, self._order(session, number), self.install_id, message)
+
+    def acknowledge_cancellation(self, number: str) -> bool:
+        with self._hub.db.session() as session:
+            return exports.acknowledge_cancellation(session, self._order(session, number),
+                                                    self.install_id)
+
+    def cancel_order(self, number: str, reason: str) -> bool:
+        with self._hub.db.session() as session:
+            return orders.cancel_order(session, self._order(session, number), reason,
+                                       source=self.plugin_id)
+
+    def add_order_note(self, number: str, message: str, code: str = "") -> None:
+        with self._hub.db.session() as session:
+            order = self._order(session, number)
+            orders.add_note(session, order, message, source=self.plugin_id, code=code)
+            orders.touch(session, order, f"{self.plugin_id}: note")
+
+    def cancel_order_line(self, number: str, line_id: int, quantity: int, note: str) -> None:
+        """Reduce a line's open quantity (the vendor cancelled part of it)."""
+        with self._hub.db.session() as session:
+            order = self._order(session, number)
+            line = session.get(OrderLine, line_id)
+            if line is None or line.order_id != order.id:
+                raise NotFound(f"order {number!r} has no line {line_id}")
+            open_qty = line.quantity - line.canceled_quantity - line.shipped_quantity
+            line.canceled_quantity += max(0, min(quantity, open_qty))
+            session.add(line)
+            orders.add_note(session, order, note, source=self.plugin_id)
+            orders.touch(session, order, f"{self.plugin_id}: line canceled")
+
+    def record_shipment(self, number: str, *, carrier: str, method: str, tracking_number: str,
+                        items: list[tuple[int, int]], shipped_at: datetime | None = None) -> bool:
+        with self._hub.db.session() as session:
+            return orders.record_shipment(
+                session, self._order(session, number), carrier=carrier, method=method,
+                tracking_number=tracking_number, items=items, shipped_at=shipped_at,
+                source=self.plugin_id,
+            )
+
+    def store_order(self, body: orders.OrderIn) -> tuple[OrderView, bool]:
+        """Create an order from the vendor (e.g. a store sale); idempotent by number."""
+        return self._hub.intake_order(self.tenant.id, body, source=self.plugin_id)
+
+    # -- cursors, bindings, secrets ------------------------------------------------------
+
+    def cursor(self, name: str) -> str | None:
+        with self._hub.db.read() as session:
+            return state.get_cursor(session, self.install_id, name)
+
+    def set_cursor(self, name: str, value: str) -> None:
+        with self._hub.db.session() as session:
+            state.set_cursor(session, self.install_id, name, value)
+
+    def bind(self, kind: str, hub_id: int, vendor_id: str, data: dict[str, Any] | None = None) -> None:
+        with self._hub.db.session() as session:
+            state.bind(session, self.install_id, kind, hub_id, vendor_id, data)
+
+    def vendor_id(self, kind: str, hub_id: int) -> str | None:
+        with self._hub.db.read() as session:
+            return state.vendor_id_of(session, self.install_id, kind, hub_id)
+
+    def save_secrets(self, values: dict[str, str | None]) -> None:
+        """Store secret values (e.g. rotated OAuth tokens) encrypted, in one transaction."""
+        from hub.core.installs import store_secrets
+
+        with self._hub.db.session() as session:
+            install = session.get(PluginInstall, self.install_id)
+            assert install is not None
+            store_secrets(session, self._hub.box, install, values)
+
+    def set_status(self, status: str, detail: str = "") -> None:
+        with self._hub.db.session() as session:
+            install = session.get(PluginInstall, self.install_id)
+            assert install is not None
+            install.status = status
+            install.status_detail = detail[:1000]
+            session.add(install)
+
+
+@dataclass
+class RunProgress:
+    done: int = 0
+    total: int | None = None
+
+
+class JobContext(PluginContext):
+    """A :class:`PluginContext` inside one run: progress, counts, errors and the report."""
+
+    def __init__(self, hub: Hub, tenant: TenantInfo, install_id: int, plugin_id: str,
+                 config: BaseModel, *, run_id: int, job: str, options: dict[str, Any],
+                 trigger: str) -> None:
+        super().__init__(hub, tenant, install_id, plugin_id, config)
+        self.run_id = run_id
+        self.job = job
+        self.options = options
+        self.trigger = trigger
+        self.counts: dict[str, int] = {}
+        self.errors: list[str] = []
+        self.report: str | None = None
+        self.state: str | None = None  # the plugin may set partial / skipped / failed
+        self.message = ""
+        self.progress = RunProgress()
+        self._lock = threading.Lock()
+
+    def count(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            self.counts[name] = self.counts.get(name, 0) + n
+
+    def error(self, message: str) -> None:
+        with self._lock:
+            self.errors.append(message)
+
+    def set_progress(self, done: int, total: int | None = None) -> None:
+        self.progress.done = done
+        if total is not None:
+            self.progress.total = total
+
+    def skip(self, reason: str) -> None:
+        self.state = "skipped"
+        self.message = reason

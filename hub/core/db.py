@@ -1,0 +1,114 @@
+"""Database engine, sessions and migrations.
+
+SQLite (the embedded default) runs in WAL mode with a busy timeout so the API, the in-process
+worker and the scheduler can share the file; PostgreSQL is used as is. The schema is managed by
+Alembic (``hub db upgrade``); :func:`upgrade` runs the migrations programmatically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.pool import StaticPool
+from sqlmodel import Session
+
+__all__ = ["Database", "upgrade"]
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+class Database:
+    """One engine and its sessions. ``session()`` is a transaction: commit on success."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        kwargs: dict[str, Any] = {"echo": echo, "future": True}
+        if url.startswith("sqlite"):
+            if url in ("sqlite://", "sqlite:///:memory:"):
+                kwargs["poolclass"] = StaticPool
+            else:
+                path = url.split("///", 1)[1]
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        else:
+            kwargs["pool_pre_ping"] = True
+            kwargs["pool_size"] = 10
+            kwargs["max_overflow"] = 20
+        self.engine: Engine = create_engine(url, **kwargs)
+        if self.is_sqlite:
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "begin", _sqlite_begin_immediate_if_asked)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only session: on SQLite it does not take the write lock."""
+        with Session(
+            self.engine.execution_options(hub_read_only=True), expire_on_commit=False
+        ) as session:
+            try:
+                yield session
+            finally:
+                session.rollback()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session in a transaction: committed when the block succeeds, rolled back if not."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    def create_all(self) -> None:
+        """Create every table directly (tests); production uses :func:`upgrade`."""
+        from sqlmodel import SQLModel
+
+        import hub.core.models  # noqa: F401  (registers the tables)
+
+        SQLModel.metadata.create_all(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # Let SQLAlchemy (not pysqlite) issue BEGIN so transactions behave predictably.
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def _sqlite_begin_immediate_if_asked(conn: Any) -> None:
+    # BEGIN IMMEDIATE takes the write lock up front, so two writers queue on busy_timeout
+    # instead of failing on a lock upgrade mid-transaction.
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("hub_read_only") else "BEGIN IMMEDIATE")
+
+
+def alembic_config(url: str) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Apply the Alembic migrations to the database at ``url``."""
+    from alembic import command
+
+    command.upgrade(alembic_config(url), revision)

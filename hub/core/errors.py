@@ -1,0 +1,42 @@
+"""Errors the core raises; the API maps each to its status code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["Conflict", "HubError", "Invalid", "NotFound", "Refused"]
+
+
+class HubError(Exception):
+    """Base of the core's errors: ``code`` is the API's error code, ``detail`` a sentence."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, detail: str, *, fields: dict[str, Any] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.fields = fields
+
+
+class NotFound(HubError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(HubError):
+    status = 409
+    code = "conflict"
+
+
+class Refused(Conflict):
+    """A job or action that cannot run now (409 with the reason)."""
+
+    code = "refused"
+
+
+class Invalid(HubError):
+    """Validation failed: ``fields`` maps dotted field names to reasons (422)."""
+
+    status = 422
+    code = "validation_error"

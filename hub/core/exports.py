@@ -1,0 +1,191 @@
+"""The order-export state machine: one row per (order, exporting install).
+
+::
+
+    pending ──offer──▶ offered ──acknowledge──▶ acknowledged
+       ▲                  │  ╲──reject──▶ rejected ─┐
+       │                  ╲────fail───▶ failed ─────┤
+       └──────────────────────── retry ─────────────┘
+
+An offered export stays on offer (is offered again) until it is acknowledged, rejected or
+failed. Every transition is one conditional ``UPDATE``, so two pollers or workers acting at
+once cannot move a row twice; acknowledging twice is a no-op.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from hub.core.errors import Conflict, NotFound
+from hub.core.models import Order, OrderExport
+from hub.core.orders import add_note, touch
+from hub.core.types import utcnow
+
+__all__ = [
+    "OPEN_STATES",
+    "acknowledge",
+    "acknowledge_cancellation",
+    "create_export",
+    "fail",
+    "offer",
+    "pending_cancellations",
+    "reject",
+    "retry",
+]
+
+OPEN_STATES = ("pending", "offered")
+
+
+def create_export(session: Session, order: Order, install_id: int, plugin_id: str) -> OrderExport:
+    """The export row of ``order`` for one install (created once; unique per pair)."""
+    existing = session.exec(
+        select(OrderExport).where(
+            OrderExport.order_id == order.id, OrderExport.install_id == install_id
+        )
+    ).first()
+    if existing is not None:
+        return existing
+    assert order.id is not None
+    export = OrderExport(
+        tenant_id=order.tenant_id, order_id=order.id, install_id=install_id, plugin_id=plugin_id
+    )
+    session.add(export)
+    session.flush()
+    return export
+
+
+def offer(session: Session, install_id: int, limit: int = 30) -> list[tuple[OrderExport, Order]]:
+    """Exports still to be taken by the vendor, oldest order first, at most ``limit``; they
+    become ``offered`` (and stay on offer until acknowledged)."""
+    rows = session.exec(
+        select(OrderExport, Order)
+        .join(Order, col(Order.id) == col(OrderExport.order_id))
+        .where(
+            OrderExport.install_id == install_id,
+            col(OrderExport.state).in_(OPEN_STATES),
+            Order.status != "canceled",
+        )
+        .order_by(col(Order.placed_at), col(Order.id))
+        .limit(limit)
+    ).all()
+    ids = [e.id for e, _ in rows]
+    if ids:
+        now = utcnow()
+        session.execute(
+            update(OrderExport)
+            .where(col(OrderExport.id).in_(ids), col(OrderExport.state).in_(OPEN_STATES))
+            .values(state="offered", offered_at=now, attempts=OrderExport.attempts + 1, updated_at=now)
+        )
+    return list(rows)
+
+
+def _transition(
+    session: Session, export: OrderExport, to: str, from_states: Sequence[str], **values: object
+) -> bool:
+    result = session.execute(
+        update(OrderExport)
+        .where(col(OrderExport.id) == export.id, col(OrderExport.state).in_(from_states))
+        .values(state=to, updated_at=utcnow(), **values)
+    )
+    session.refresh(export)
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _export_for(session: Session, order: Order, install_id: int) -> OrderExport:
+    export = session.exec(
+        select(OrderExport).where(
+            OrderExport.order_id == order.id, OrderExport.install_id == install_id
+        )
+    ).first()
+    if export is None:
+        raise NotFound(f"order {order.number!r} is not exported by this install")
+    return export
+
+
+def acknowledge(
+    session: Session, order: Order, install_id: int, *, external_ref: str = "", message: str = ""
+) -> bool:
+    """The vendor took the order. Idempotent: returns False when it was acknowledged already."""
+    export = _export_for(session, order, install_id)
+    changed = _transition(
+        session, export, "acknowledged", ("pending", "offered", "rejected", "failed"),
+        acknowledged_at=utcnow(), external_ref=external_ref or export.external_ref,
+        message=message,
+    )
+    if changed:
+        touch(session, order, f"{export.plugin_id}: acknowledged")
+    return changed
+
+
+def reject(session: Session, order: Order, install_id: int, message: str) -> bool:
+    """The vendor refused the order: it leaves the queue until an integrator retries it."""
+    export = _export_for(session, order, install_id)
+    changed = _transition(session, export, "rejected", OPEN_STATES, message=message[:1000])
+    if changed:
+        touch(session, order, f"{export.plugin_id}: rejected")
+    return changed
+
+
+def fail(session: Session, order: Order, install_id: int, message: str) -> bool:
+    """The export failed on our side or the vendor's (e.g. the sale could not be created)."""
+    export = _export_for(session, order, install_id)
+    changed = _transition(session, export, "failed", OPEN_STATES, message=message[:1000])
+    if changed:
+        touch(session, order, f"{export.plugin_id}: failed")
+    return changed
+
+
+def set_message(session: Session, order: Order, install_id: int, message: str) -> None:
+    """Show ``message`` on a still-open export (e.g. "Unbalanced") without moving it."""
+    export = _export_for(session, order, install_id)
+    if export.message != message:
+        export.message = message
+        export.updated_at = utcnow()
+        session.add(export)
+
+
+def retry(session: Session, order: Order, plugin_id: str, *, actor: str = "") -> OrderExport:
+    """Put a rejected or failed export back to pending (409 otherwise)."""
+    export = session.exec(
+        select(OrderExport).where(
+            OrderExport.order_id == order.id, OrderExport.plugin_id == plugin_id
+        )
+    ).first()
+    if export is None:
+        raise NotFound(f"order {order.number!r} has no {plugin_id} export")
+    if not _transition(session, export, "pending", ("rejected", "failed"), message=""):
+        raise Conflict(
+            f"the {plugin_id} export of order {order.number!r} is {export.state}; "
+            "only a rejected or failed export can be retried"
+        )
+    add_note(session, order, f"{plugin_id} export put back to pending" + (f" by {actor}" if actor else ""))
+    touch(session, order, f"{plugin_id}: retry")
+    return export
+
+
+def pending_cancellations(session: Session, install_id: int, limit: int = 100) -> list[tuple[OrderExport, Order]]:
+    """Orders canceled after the vendor downloaded them, whose cancellation it has not yet
+    acknowledged."""
+    return list(session.exec(
+        select(OrderExport, Order)
+        .join(Order, col(Order.id) == col(OrderExport.order_id))
+        .where(OrderExport.install_id == install_id, OrderExport.cancel_state == "pending")
+        .order_by(col(Order.canceled_at), col(Order.id))
+        .limit(limit)
+    ).all())
+
+
+def acknowledge_cancellation(session: Session, order: Order, install_id: int) -> bool:
+    export = _export_for(session, order, install_id)
+    result = session.execute(
+        update(OrderExport)
+        .where(col(OrderExport.id) == export.id, OrderExport.cancel_state == "pending")
+        .values(cancel_state="acknowledged", updated_at=utcnow())
+    )
+    changed = bool(result.rowcount)  # type: ignore[attr-defined]
+    if changed:
+        touch(session, order, f"{export.plugin_id}: cancellation acknowledged")
+    return changed

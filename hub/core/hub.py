@@ -1,0 +1,302 @@
+"""The hub: settings, database, secrets, plugins and the operations that span them.
+
+The REST API, the CLI, the workers and the scheduler all go through one :class:`Hub`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlmodel import Session, select
+
+from hub.core import audit, exports, installs, orders, runs
+from hub.core.context import JobContext, PluginContext, TransientJobError
+from hub.core.crypto import SecretBox
+from hub.core.db import Database
+from hub.core.errors import Invalid, NotFound, Refused
+from hub.core.models import JobRun, Order, PluginInstall, Tenant
+from hub.core.plugins import PluginManager
+from hub.core.records import Capability, ConnectionResult, OrderView
+from hub.core.tenants import TenantInfo
+from hub.core.types import utcnow
+from hub.settings import Settings
+
+__all__ = ["Hub"]
+
+log = logging.getLogger("hub")
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class Hub:
+    """Everything a process of the hub needs, built from the settings."""
+
+    def __init__(self, settings: Settings, *, db: Database | None = None,
+                 plugins: PluginManager | None = None) -> None:
+        self.settings = settings
+        self.db = db or Database(settings.effective_database_url)
+        self.box = SecretBox(settings.secret_keys)
+        self.plugins = plugins or PluginManager(autoload=not settings.disable_plugin_autoload)
+        self.enqueue: Callable[[int], None] = lambda run_id: None
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
+
+    # -- tenants --------------------------------------------------------------------------
+
+    def tenant_info(self, tenant_id: int) -> TenantInfo:
+        with self.db.read() as session:
+            tenant = session.get(Tenant, tenant_id)
+            if tenant is None:
+                raise NotFound(f"no tenant {tenant_id}")
+            return TenantInfo.of(tenant)
+
+    # -- installs -------------------------------------------------------------------------
+
+    def context(self, install: PluginInstall, *, config: BaseModel | None = None,
+                tenant: TenantInfo | None = None) -> PluginContext:
+        manifest = self.plugins.manifest(install.plugin_id)
+        assert install.id is not None
+        return PluginContext(
+            self, tenant or self.tenant_info(install.tenant_id), install.id, install.plugin_id,
+            config if config is not None else installs.config_model_of(manifest, install, self.box),
+            enabled=install.enabled,
+        )
+
+    def configure_install(self, tenant_id: int, plugin_id: str, *, enabled: bool,
+                          config: dict[str, Any], actor: str) -> PluginInstall:
+        """Validate and store an install's config (422 naming the fields), audited."""
+        manifest = self.plugins.manifest(plugin_id)
+        with self.db.read() as session:
+            existing = installs.get_install(session, tenant_id, plugin_id)
+        model = installs.parse_config(manifest, existing, config, self.box)
+        probe = existing or PluginInstall(id=0, tenant_id=tenant_id, plugin_id=plugin_id)
+        ctx = self.context(probe, config=model)
+        problems = self.plugins.validate_config(ctx)
+        if problems:
+            raise Invalid(f"the {plugin_id} config is not valid",
+                          fields={f"config.{p.field}": p.message for p in problems})
+        with self.db.session() as session:
+            current = installs.get_install(session, tenant_id, plugin_id)
+            install, changed = installs.save_install(
+                session, self.box, manifest, tenant_id, current, enabled, model
+            )
+            audit.record(session, actor=actor, action="install.configured", tenant_id=tenant_id,
+                         target=plugin_id, details={"changed": changed, "enabled": enabled})
+        return install
+
+    def install_view(self, tenant_id: int, plugin_id: str) -> dict[str, Any]:
+        manifest = self.plugins.manifest(plugin_id)
+        with self.db.read() as session:
+            install = installs.require_install(session, tenant_id, plugin_id)
+        ctx = self.context(install)
+        status = install.status
+        if status == "ok":
+            status = self.plugins.install_status(ctx) or status
+        if not install.enabled:
+            status = "disabled"
+        return {
+            "plugin_id": plugin_id,
+            "enabled": install.enabled,
+            "config": installs.masked_config(manifest, install),
+            "status": status,
+            "status_detail": install.status_detail,
+            "warnings": self.plugins.install_warnings(ctx),
+            "updated_at": install.updated_at,
+        }
+
+    def test_connection(self, tenant_id: int, plugin_id: str, actor: str) -> ConnectionResult:
+        with self.db.read() as session:
+            install = installs.require_install(session, tenant_id, plugin_id)
+        ctx = self.context(install)
+        try:
+            result = self.plugins.test_connection(ctx)
+        except Exception as exc:  # a plugin bug must not leak a secret through a 500
+            log.exception("test-connection of %s failed", plugin_id)
+            result = ConnectionResult(False, f"the connection test failed ({type(exc).__name__})")
+        with self.db.session() as session:
+            audit.record(session, actor=actor, action="install.test_connection",
+                         tenant_id=tenant_id, target=plugin_id, details={"ok": result.ok})
+        return result
+
+    # -- jobs -----------------------------------------------------------------------------
+
+    def queue_job(self, tenant_id: int, plugin_id: str, job: str, *,
+                  options: dict[str, Any] | None = None, trigger: str = "manual",
+                  actor: str = "", slot_key: str | None = None) -> JobRun:
+        """Queue a run now (the row first, then the message). 409 with the reason when the
+        job cannot run."""
+        options = dict(options or {})
+        manifest = self.plugins.manifest(plugin_id)
+        if manifest.job(job) is None:
+            raise NotFound(f"plugin {plugin_id!r} has no job {job!r}")
+        with self.db.read() as session:
+            install = installs.require_install(session, tenant_id, plugin_id)
+        if not install.enabled:
+            raise Refused(f"the {plugin_id} plugin is disabled for this tenant")
+        if install.status == "reconnect_needed":
+            raise Refused(f"the {plugin_id} connection was lost: reconnect it first")
+        reason = self.plugins.job_refusal(self.context(install), job, options)
+        if reason:
+            raise Refused(reason)
+        assert install.id is not None
+        run = runs.create_run(self.db, tenant_id=tenant_id, install_id=install.id,
+                              plugin_id=plugin_id, job=job, trigger=trigger, options=options,
+                              slot_key=slot_key)
+        if run is None:
+            raise Refused("this slot was queued already")
+        if actor:
+            with self.db.session() as session:
+                audit.record(session, actor=actor, action="run.queued", tenant_id=tenant_id,
+                             target=f"{plugin_id}/{job}", details={"run_id": run.id, "options": options})
+        assert run.id is not None
+        self.enqueue(run.id)
+        return run
+
+    def execute_run(self, run_id: int, *, worker_id: str | None = None) -> str | None:
+        """Run a queued run to its end in this thread. Returns the final state, or None when
+        the run was not ours to take (already taken or finished). Raises
+        :class:`RunBusy` when another run of the same install-job is running, and
+        :class:`TransientJobError` (after requeuing the run) for the broker to retry."""
+        worker_id = worker_id or f"{self.worker_id}:{threading.get_ident()}"
+        run = runs.claim(self.db, run_id, worker_id)
+        if run is None:
+            if runs.is_blocked(self.db, run_id):
+                raise RunBusy(run_id)
+            return None
+        assert run.id is not None
+        stop = threading.Event()
+        ctx: JobContext | None = None
+        try:
+            with self.db.read() as session:
+                install = session.get(PluginInstall, run.install_id)
+                assert install is not None
+            base = self.context(install)
+            ctx = JobContext(self, base.tenant, base.install_id, base.plugin_id, base.config,
+                             run_id=run.id, job=run.job, options=dict(run.options),
+                             trigger=run.trigger)
+            beat = threading.Thread(target=self._heartbeat, args=(ctx, stop), daemon=True)
+            beat.start()
+            skip = self._disabled_day(ctx)
+            if skip and not ctx.options.get("force"):
+                runs.finish(self.db, run.id, "skipped", message=skip)
+                return "skipped"
+            if not install.enabled:
+                runs.finish(self.db, run.id, "skipped", message="the plugin is disabled")
+                return "skipped"
+            self.plugins.run_job(ctx)
+            final = ctx.state or ("partial" if ctx.errors else "succeeded")
+            runs.finish(self.db, run.id, final, counts=ctx.counts, errors=ctx.errors,
+                        message=ctx.message, report=ctx.report)
+            return final
+        except TransientJobError as exc:
+            runs.requeue(self.db, run.id, f"retrying: {exc}")
+            raise
+        except BaseException as exc:  # noqa: BLE001  (time limits arrive as BaseException)
+            log.exception("run %s failed", run_id)
+            errors = list(ctx.errors) if ctx else []
+            errors.append(f"{type(exc).__name__}: {exc}")
+            runs.finish(self.db, run.id, "failed", counts=ctx.counts if ctx else {},
+                        errors=errors, message=str(exc)[:1000] or type(exc).__name__,
+                        report=ctx.report if ctx else None)
+            if not isinstance(exc, Exception):
+                raise
+            return "failed"
+        finally:
+            stop.set()
+
+    def _heartbeat(self, ctx: JobContext, stop: threading.Event) -> None:
+        while not stop.wait(self.settings.run_heartbeat_seconds):
+            try:
+                runs.heartbeat(self.db, ctx.run_id, done=ctx.progress.done,
+                               total=ctx.progress.total, counts=dict(ctx.counts))
+            except Exception:  # the next beat tries again
+                log.warning("heartbeat of run %s failed", ctx.run_id, exc_info=True)
+
+    def _disabled_day(self, ctx: JobContext, now: datetime | None = None) -> str | None:
+        spec = self.plugins.manifest(ctx.plugin_id).job(ctx.job)
+        if spec is None:
+            return None
+        schedule = self.plugins.job_schedule(ctx, spec)
+        if schedule is None or not schedule.disabled_days:
+            return None
+        local = (now or utcnow()).astimezone(ctx.tenant.tz)
+        day = DAYS[local.weekday()]
+        if day in schedule.disabled_days:
+            return f"skipped: {day} is a disabled day ({local:%Y-%m-%d} {ctx.tenant.timezone})"
+        return None
+
+    # -- orders ---------------------------------------------------------------------------
+
+    def intake_order(self, tenant_id: int, body: orders.OrderIn, *,
+                     source: str = "api") -> tuple[OrderView, bool]:
+        """Store an order (idempotent by number) and open an export for every enabled
+        install that exports it; raises ``order.updated``."""
+        with self.db.read() as session:
+            candidates = list(session.exec(
+                select(PluginInstall).where(PluginInstall.tenant_id == tenant_id,
+                                            PluginInstall.enabled == True)  # noqa: E712
+            ))
+        exporters = [
+            i for i in candidates
+            if self._known(i.plugin_id) and i.plugin_id != source
+            and Capability.ORDER_EXPORT in self.plugins.manifest(i.plugin_id).capabilities
+        ]
+        tenant = self.tenant_info(tenant_id)
+        with self.db.session() as session:
+            order, created = orders.store_order(session, tenant_id, body)
+            view = orders.order_view(session, order)
+            if created:
+                for install in exporters:
+                    ctx = self.context(install, tenant=tenant)
+                    if self.plugins.order_exportable(ctx, view):
+                        assert install.id is not None
+                        exports.create_export(session, order, install.id, install.plugin_id)
+                orders.touch(session, order, "created")
+        return view, created
+
+    def _known(self, plugin_id: str) -> bool:
+        try:
+            self.plugins.manifest(plugin_id)
+            return True
+        except NotFound:
+            return False
+
+    def order_detail(self, tenant_id: int, number: str) -> dict[str, Any]:
+        with self.db.read() as session:
+            return orders.order_detail(session, orders.find_order(session, tenant_id, number))
+
+    def cancel_order(self, tenant_id: int, number: str, reason: str, actor: str) -> dict[str, Any]:
+        with self.db.session() as session:
+            order = orders.find_order(session, tenant_id, number)
+            orders.cancel_order(session, order, reason)
+            audit.record(session, actor=actor, action="order.canceled", tenant_id=tenant_id,
+                         target=number, details={"reason": reason})
+            return orders.order_detail(session, order)
+
+    def retry_export(self, tenant_id: int, number: str, plugin_id: str, actor: str) -> dict[str, Any]:
+        with self.db.session() as session:
+            order = orders.find_order(session, tenant_id, number)
+            exports.retry(session, order, plugin_id, actor=actor)
+            audit.record(session, actor=actor, action="order.export_retried",
+                         tenant_id=tenant_id, target=number, details={"plugin_id": plugin_id})
+            return orders.order_detail(session, order)
+
+    def session(self) -> Any:
+        return self.db.session()
+
+
+class RunBusy(RuntimeError):
+    """Another run of the same install-job is running; try this one later."""
+
+    def __init__(self, run_id: int) -> None:
+        super().__init__(f"run {run_id} waits for another run of its job")
+        self.run_id = run_id
+
+
+def order_of(session: Session, tenant_id: int, number: str) -> Order:
+    return orders.find_order(session, tenant_id, number)

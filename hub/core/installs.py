@@ -1,0 +1,159 @@
+"""Plugin installs: a plugin enabled for a tenant, its config and its encrypted secrets.
+
+A config is the plugin's pydantic model. Fields marked with :func:`~hub.core.records.secret_field`
+are stored encrypted in ``PluginInstall.secrets`` (never in ``config``), come back masked as
+``"********"``, and keep their stored value when a PUT leaves them out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from sqlmodel import Session, select
+
+from hub.core.crypto import SecretBox
+from hub.core.errors import Invalid, NotFound
+from hub.core.models import PluginInstall
+from hub.core.records import PluginManifest
+from hub.core.types import utcnow
+
+__all__ = [
+    "MASK",
+    "config_model_of",
+    "get_install",
+    "masked_config",
+    "require_install",
+    "save_install",
+    "store_secrets",
+    "validation_fields",
+]
+
+MASK = "********"
+
+
+def get_install(session: Session, tenant_id: int, plugin_id: str) -> PluginInstall | None:
+    return session.exec(
+        select(PluginInstall).where(
+            PluginInstall.tenant_id == tenant_id, PluginInstall.plugin_id == plugin_id
+        )
+    ).first()
+
+
+def require_install(session: Session, tenant_id: int, plugin_id: str) -> PluginInstall:
+    install = get_install(session, tenant_id, plugin_id)
+    if install is None:
+        raise NotFound(f"plugin {plugin_id!r} is not installed for this tenant")
+    return install
+
+
+def validation_fields(exc: ValidationError, prefix: str = "config") -> dict[str, str]:
+    """A pydantic error as ``{"config.field.sub": "reason"}``."""
+    fields: dict[str, str] = {}
+    for err in exc.errors():
+        path = ".".join(str(p) for p in (prefix, *err["loc"]) if p != "")
+        fields[path] = err["msg"]
+    return fields
+
+
+def _stored_secrets(install: PluginInstall | None, box: SecretBox) -> dict[str, Any]:
+    if install is None:
+        return {}
+    return {name: box.decrypt(token) for name, token in (install.secrets or {}).items()}
+
+
+def merged_config(
+    manifest: PluginManifest, install: PluginInstall | None, incoming: dict[str, Any],
+    box: SecretBox,
+) -> dict[str, Any]:
+    """The incoming config with left-out (or masked) secrets taken from the stored ones."""
+    merged = dict(incoming)
+    stored = _stored_secrets(install, box)
+    for name in manifest.secret_fields():
+        if merged.get(name) in (None, MASK) and name in stored:
+            merged[name] = stored[name]
+        elif merged.get(name) == MASK:
+            merged.pop(name)
+    return merged
+
+
+def config_model_of(
+    manifest: PluginManifest, install: PluginInstall | None, box: SecretBox
+) -> BaseModel:
+    """The stored config as the plugin's model, secrets decrypted."""
+    data = dict(install.config) if install is not None else {}
+    data.update(_stored_secrets(install, box))
+    try:
+        return manifest.config_model.model_validate(data)
+    except ValidationError:
+        # A config stored by an older plugin version: fall back to defaults for what fails.
+        return manifest.config_model.model_construct(**data)
+
+
+def parse_config(
+    manifest: PluginManifest, install: PluginInstall | None, incoming: dict[str, Any],
+    box: SecretBox,
+) -> BaseModel:
+    """Validate an incoming config against the plugin's model (422 naming the fields)."""
+    merged = merged_config(manifest, install, incoming, box)
+    try:
+        return manifest.config_model.model_validate(merged)
+    except ValidationError as exc:
+        raise Invalid(
+            f"the {manifest.id} config is not valid", fields=validation_fields(exc)
+        ) from None
+
+
+def save_install(
+    session: Session, box: SecretBox, manifest: PluginManifest, tenant_id: int,
+    install: PluginInstall | None, enabled: bool, config: BaseModel,
+) -> tuple[PluginInstall, list[str]]:
+    """Store a validated config; returns the install and the names of the fields changed
+    (secret fields are named, their values never recorded)."""
+    secret_names = set(manifest.secret_fields())
+    dumped = config.model_dump(mode="json")
+    plain = {k: v for k, v in dumped.items() if k not in secret_names}
+    secret_values = {k: v for k, v in dumped.items() if k in secret_names and v not in (None, "")}
+    if install is None:
+        install = PluginInstall(tenant_id=tenant_id, plugin_id=manifest.id)
+        before_plain: dict[str, Any] = {}
+        before_secrets: dict[str, Any] = {}
+    else:
+        before_plain = dict(install.config or {})
+        before_secrets = _stored_secrets(install, box)
+    changed = sorted(
+        [k for k in set(plain) | set(before_plain) if plain.get(k) != before_plain.get(k)]
+        + [k for k in secret_names if secret_values.get(k) != before_secrets.get(k)]
+    )
+    if install.enabled != enabled:
+        changed.append("enabled")
+    install.enabled = enabled
+    install.config = plain
+    install.secrets = {k: box.encrypt(str(v)) for k, v in secret_values.items()}
+    install.updated_at = utcnow()
+    session.add(install)
+    session.flush()
+    return install, changed
+
+
+def store_secrets(
+    session: Session, box: SecretBox, install: PluginInstall, values: dict[str, str | None]
+) -> None:
+    """Set (or clear, with None) secret values of an install, e.g. OAuth tokens."""
+    secrets = dict(install.secrets or {})
+    for name, value in values.items():
+        if value is None:
+            secrets.pop(name, None)
+        else:
+            secrets[name] = box.encrypt(value)
+    install.secrets = secrets
+    install.updated_at = utcnow()
+    session.add(install)
+
+
+def masked_config(manifest: PluginManifest, install: PluginInstall) -> dict[str, Any]:
+    """The config as the API shows it: secrets as ``"********"`` when set, else None."""
+    shown = dict(install.config or {})
+    for name in manifest.secret_fields():
+        shown[name] = MASK if name in (install.secrets or {}) else None
+    return shown

@@ -1,0 +1,277 @@
+"""The inventory apply engine: one batch of vendor records from one install → products →
+inventory levels, set-based.
+
+A batch is loaded into a temporary table, matched to products with one join per rule,
+upserted into ``inventory_levels`` with one ``INSERT … SELECT … ON CONFLICT``, and (when asked)
+the install's levels of the given scopes that the batch did not report are set to zero with
+one ``UPDATE``. Only the per-record outcomes travel back to Python, for the report.
+
+Rules decided here (the one place they live):
+- A record that matches several products is ``ambiguous`` and applies nothing.
+- Several records that match the same product are all ``ambiguous``: the engine does not
+  guess which vendor row is right, and that product keeps its quantity (it is not cleared).
+- ``sale_price`` None on a record leaves the stored sale price alone; ``lead_time_days`` None
+  likewise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    text,
+)
+from sqlalchemy.engine import Connection
+from sqlmodel import Session
+
+from hub.core.records import (
+    ApplyOutcome,
+    ApplyResult,
+    ClearScope,
+    InventoryRecord,
+    MatchRule,
+    RecordOutcome,
+    normalise_brand,
+    normalise_part_number,
+)
+from hub.core.types import money, utcnow
+
+__all__ = ["apply_inventory"]
+
+_tmp_meta = MetaData()
+_tmp_in = Table(
+    "hub_apply_in", _tmp_meta,
+    Column("seq", Integer, primary_key=True),
+    Column("match_key", String),
+    Column("catalog", String),
+    Column("brand_norm", String),
+    Column("quantity", Integer),
+    Column("sale_price", String),
+    Column("lead", Integer),
+    prefixes=["TEMPORARY"],
+)
+
+_MATCH_SQL = {
+    MatchRule.CATALOG_BRAND_PART: (
+        "p.catalog = i.catalog AND p.brand_norm = i.brand_norm AND p.part_norm = i.match_key"
+    ),
+    MatchRule.SKU: "p.sku_norm = i.match_key",
+    MatchRule.UPC: "p.upc = i.match_key",
+    MatchRule.EAN: "p.ean = i.match_key",
+    MatchRule.MPN: "p.mpn = i.match_key",
+}
+
+
+def _match_key(rule: MatchRule, key: str) -> str:
+    if rule in (MatchRule.CATALOG_BRAND_PART, MatchRule.SKU):
+        return normalise_part_number(key)
+    return key.strip()
+
+
+def _prepare(conn: Connection) -> None:
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        conn.exec_driver_sql(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS hub_apply_in (seq INTEGER PRIMARY KEY, "
+            "match_key TEXT, catalog TEXT, brand_norm TEXT, quantity INTEGER, sale_price TEXT, "
+            "lead INTEGER)"
+        )
+        conn.exec_driver_sql(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS hub_apply_match (seq INTEGER PRIMARY KEY, "
+            "product_id INTEGER, n INTEGER, ok INTEGER NOT NULL DEFAULT 0)"
+        )
+        conn.exec_driver_sql("TRUNCATE hub_apply_in, hub_apply_match")
+    else:
+        conn.exec_driver_sql(
+            "CREATE TEMP TABLE IF NOT EXISTS hub_apply_in (seq INTEGER PRIMARY KEY, "
+            "match_key TEXT, catalog TEXT, brand_norm TEXT, quantity INTEGER, sale_price TEXT, "
+            "lead INTEGER)"
+        )
+        conn.exec_driver_sql(
+            "CREATE TEMP TABLE IF NOT EXISTS hub_apply_match (seq INTEGER PRIMARY KEY, "
+            "product_id INTEGER, n INTEGER, ok INTEGER NOT NULL DEFAULT 0)"
+        )
+        conn.exec_driver_sql("DELETE FROM hub_apply_in")
+        conn.exec_driver_sql("DELETE FROM hub_apply_match")
+    conn.exec_driver_sql(
+        "CREATE INDEX IF NOT EXISTS hub_apply_match_product ON hub_apply_match (product_id)"
+    )
+
+
+def apply_inventory(
+    session: Session,
+    *,
+    tenant_id: int,
+    install_id: int,
+    location_id: int,
+    records: Sequence[InventoryRecord],
+    rule: MatchRule,
+    clear: Sequence[ClearScope] = (),
+) -> ApplyResult:
+    """Apply one batch; returns an outcome per record plus one ``cleared`` per product set
+    to zero. Runs in the caller's transaction: all of it applies, or none."""
+    conn = session.connection()
+    _prepare(conn)
+    now = utcnow()
+    rows: list[dict[str, Any]] = [
+        {
+            "seq": seq,
+            "match_key": _match_key(rule, r.key),
+            "catalog": r.catalog,
+            "brand_norm": normalise_brand(r.brand),
+            "quantity": int(r.quantity),
+            "sale_price": str(r.sale_price) if r.sale_price is not None else None,
+            "lead": r.lead_time_days,
+        }
+        for seq, r in enumerate(records)
+    ]
+    if rows:
+        conn.execute(_tmp_in.insert(), rows)
+    is_pg = conn.dialect.name == "postgresql"
+    if is_pg:
+        conn.exec_driver_sql("ANALYZE hub_apply_in")
+    params = {"t": tenant_id, "inst": install_id, "loc": location_id}
+
+    # 1. match: one row per record with the number of candidate products.
+    conn.execute(
+        text(
+            "INSERT INTO hub_apply_match (seq, product_id, n) "
+            "SELECT i.seq, MIN(p.id), COUNT(*) FROM hub_apply_in i "
+            f"JOIN products p ON p.tenant_id = :t AND {_MATCH_SQL[rule]} GROUP BY i.seq"
+        ),
+        params,
+    )
+    # A record is applied when it has exactly one product that no other record claims.
+    conn.exec_driver_sql(
+        "UPDATE hub_apply_match SET ok = 1 WHERE n = 1 AND product_id NOT IN ("
+        "SELECT product_id FROM hub_apply_match WHERE n = 1 GROUP BY product_id "
+        "HAVING COUNT(*) > 1)"
+    )
+    if is_pg:
+        conn.exec_driver_sql("ANALYZE hub_apply_match")
+
+    # 2. read the previous values (for outcomes and the report).
+    previous = conn.execute(
+        text(
+            "SELECT m.seq, m.n, m.ok, p.sku, l.quantity, l.sale_price, l.lead_time_days "
+            "FROM hub_apply_match m JOIN products p ON p.id = m.product_id "
+            "LEFT JOIN inventory_levels l ON l.product_id = m.product_id "
+            "AND l.location_id = :loc AND l.install_id = :inst"
+        ),
+        params,
+    ).all()
+    by_seq = {row[0]: row for row in previous}
+
+    # 3. upsert the levels that change, in one statement.
+    conn.execute(
+        text(
+            "INSERT INTO inventory_levels (tenant_id, product_id, location_id, install_id, "
+            "quantity, sale_price, lead_time_days, updated_at) "
+            "SELECT :t, m.product_id, :loc, :inst, i.quantity, "
+            + ("CAST(i.sale_price AS NUMERIC(14,4))" if is_pg else "i.sale_price")
+            + ", i.lead, :now FROM hub_apply_match m JOIN hub_apply_in i ON i.seq = m.seq "
+            "WHERE m.ok = 1 "
+            "ON CONFLICT (product_id, location_id, install_id) DO UPDATE SET "
+            "quantity = excluded.quantity, "
+            "sale_price = COALESCE(excluded.sale_price, inventory_levels.sale_price), "
+            "lead_time_days = COALESCE(excluded.lead_time_days, inventory_levels.lead_time_days), "
+            "updated_at = excluded.updated_at "
+            "WHERE inventory_levels.quantity <> excluded.quantity "
+            "OR (excluded.sale_price IS NOT NULL AND (inventory_levels.sale_price IS NULL "
+            "OR inventory_levels.sale_price <> excluded.sale_price)) "
+            "OR (excluded.lead_time_days IS NOT NULL AND (inventory_levels.lead_time_days IS NULL "
+            "OR inventory_levels.lead_time_days <> excluded.lead_time_days))"
+        ).bindparams(bindparam("now", type_=_utc_type())),
+        {**params, "now": now},
+    )
+
+    result = ApplyResult()
+    product_ids_by_seq: dict[int, int] = {}
+    if rows:
+        for seq, pid in conn.execute(
+            text("SELECT seq, product_id FROM hub_apply_match WHERE ok = 1")
+        ).all():
+            product_ids_by_seq[seq] = pid
+    for seq, record in enumerate(records):
+        match = by_seq.get(seq)
+        if match is None:
+            result.outcomes.append(RecordOutcome(
+                ApplyOutcome.UNMATCHED, record.ref, record.key, None, None, None, record.sale_price
+            ))
+            continue
+        _, _n, ok, sku, old_qty, old_price, old_lead = match
+        if not ok:
+            result.outcomes.append(RecordOutcome(
+                ApplyOutcome.AMBIGUOUS, record.ref, record.key, None if _n > 1 else sku,
+                old_qty, None, record.sale_price,
+            ))
+            continue
+        changed = (
+            old_qty is None
+            or old_qty != record.quantity
+            or (record.sale_price is not None and (
+                old_price is None or money(old_price) != money(record.sale_price)))
+            or (record.lead_time_days is not None and old_lead != record.lead_time_days)
+        )
+        outcome = ApplyOutcome.UPDATED if changed else ApplyOutcome.UNCHANGED
+        if changed:
+            result.changed_product_ids.add(product_ids_by_seq[seq])
+        result.outcomes.append(RecordOutcome(
+            outcome, record.ref, record.key, sku, old_qty, record.quantity, record.sale_price
+        ))
+
+    # 4. clear what the batch did not report, per scope.
+    for scope in clear:
+        where = ["l.install_id = :inst", "l.location_id = :loc", "l.quantity <> 0",
+                 "p.tenant_id = :t",
+                 "l.product_id NOT IN (SELECT product_id FROM hub_apply_match "
+                 "WHERE product_id IS NOT NULL)"]
+        scope_params: dict[str, Any] = dict(params)
+        if scope.catalog is not None:
+            where.append("p.catalog = :catalog")
+            scope_params["catalog"] = scope.catalog
+        if scope.brand is not None:
+            where.append("p.brand_norm = :brand")
+            scope_params["brand"] = normalise_brand(scope.brand)
+        condition = " AND ".join(where)
+        cleared = conn.execute(
+            text(
+                "SELECT l.id, l.product_id, p.sku, l.quantity FROM inventory_levels l "
+                f"JOIN products p ON p.id = l.product_id WHERE {condition}"
+            ),
+            scope_params,
+        ).all()
+        if not cleared:
+            continue
+        conn.execute(
+            text(
+                "UPDATE inventory_levels SET quantity = 0, updated_at = :now WHERE id IN ("
+                "SELECT l.id FROM inventory_levels l JOIN products p ON p.id = l.product_id "
+                f"WHERE {condition})"
+            ).bindparams(bindparam("now", type_=_utc_type())),
+            {**scope_params, "now": now},
+        )
+        for _level_id, product_id, sku, old_qty in cleared:
+            result.changed_product_ids.add(product_id)
+            result.outcomes.append(RecordOutcome(
+                ApplyOutcome.CLEARED, sku, sku, sku, old_qty, 0, None
+            ))
+    return result
+
+
+def _utc_type() -> Any:
+    from hub.core.types import UTCDateTime
+
+    return UTCDateTime()
+
+
+def as_decimal(value: Any) -> Decimal | None:
+    return None if value is None else money(value)

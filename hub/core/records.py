@@ -1,0 +1,250 @@
+"""Records exchanged between the core and the plugins.
+
+Plugins turn vendor payloads into these records and back; the core owns what happens to
+them. Everything here is plain data (dataclasses / pydantic), with no database access.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ApplyOutcome",
+    "ApplyResult",
+    "Capability",
+    "ClearScope",
+    "ConfigProblem",
+    "ConnectionResult",
+    "InventoryRecord",
+    "JobSpec",
+    "MatchRule",
+    "PluginManifest",
+    "RecordOutcome",
+    "ScheduleSpec",
+    "normalise_part_number",
+    "normalise_brand",
+    "secret_field",
+]
+
+Catalog = Literal["aftermarket", "oem", "private_label"]
+CATALOGS: tuple[str, ...] = ("aftermarket", "oem", "private_label")
+
+_PART_STRIP = re.compile(r"[\s\-./_]+")
+
+
+def normalise_part_number(value: str | None) -> str:
+    """Upper case with spaces, dashes, dots, slashes and underscores removed."""
+    return _PART_STRIP.sub("", value or "").upper()
+
+
+def normalise_brand(value: str | None) -> str:
+    """Brands compare case-insensitively and ignoring surrounding/multiple spaces."""
+    return " ".join((value or "").split()).casefold()
+
+
+def secret_field(default: Any = None, **kwargs: Any) -> Any:
+    """A pydantic ``Field`` for a secret config value: encrypted at rest, write-only, masked."""
+    extra = dict(kwargs.pop("json_schema_extra", {}) or {})
+    extra.update({"writeOnly": True, "x-secret": True})
+    return Field(default=default, json_schema_extra=extra, **kwargs)
+
+
+class Capability(StrEnum):
+    INVENTORY_IMPORT = "inventory_import"
+    INVENTORY_EXPORT = "inventory_export"
+    ORDER_EXPORT = "order_export"
+    ORDER_IMPORT = "order_import"
+    CATALOG_EXPORT = "catalog_export"
+
+
+class ScheduleSpec(BaseModel):
+    """When a job runs by itself, in the tenant's time zone.
+
+    ``cron`` is a five-field cron expression. ``window`` ("HH:MM-HH:MM", inclusive) keeps
+    slots inside a daily window; ``disabled_days`` (mon…sun) are days with no run at all.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    cron: str
+    window: str | None = None
+    disabled_days: tuple[str, ...] = ()
+    enabled: bool = True
+
+
+class JobSpec(BaseModel):
+    """A job a plugin offers: its name, what it does and its default schedule."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    title: str
+    kind: Capability
+    default_schedule: ScheduleSpec | None = None
+    time_limit_seconds: int = 3600
+
+
+class PluginManifest(BaseModel):
+    """What a plugin is: id, title, version, its config model, jobs and capabilities."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]{1,63}$")
+    title: str
+    version: str
+    config_model: type[BaseModel]
+    jobs: tuple[JobSpec, ...] = ()
+    capabilities: tuple[Capability, ...] = ()
+    description: str = ""
+
+    def job(self, name: str) -> JobSpec | None:
+        return next((j for j in self.jobs if j.name == name), None)
+
+    def secret_fields(self) -> list[str]:
+        """Names of the config fields marked secret."""
+        names = []
+        for name, info in self.config_model.model_fields.items():
+            extra = info.json_schema_extra
+            if isinstance(extra, dict) and extra.get("x-secret"):
+                names.append(name)
+        return names
+
+
+@dataclass(frozen=True)
+class ConnectionResult:
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """A config value that is wrong: the field (dotted path) and why."""
+
+    field: str
+    message: str
+
+
+class MatchRule(StrEnum):
+    """How a vendor record finds its product."""
+
+    SKU = "sku"
+    CATALOG_BRAND_PART = "catalog_brand_part"
+    UPC = "upc"
+    EAN = "ean"
+    MPN = "mpn"
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryRecord:
+    """A quantity (and optional sale price / lead time) a vendor reports for one part.
+
+    ``key`` is what the match rule compares: the SKU, the part number (with ``catalog`` and
+    ``brand``), the UPC, EAN or MPN. ``ref`` names the record in reports (e.g. "TR 12-345").
+    """
+
+    key: str
+    quantity: int
+    catalog: str = ""
+    brand: str = ""
+    sale_price: Decimal | None = None
+    lead_time_days: int | None = None
+    ref: str = ""
+
+
+@dataclass(frozen=True)
+class ClearScope:
+    """Products whose levels from this install are set to zero when a batch does not report
+    them: every product of ``catalog`` + ``brand`` (either may be None for "any")."""
+
+    catalog: str | None = None
+    brand: str | None = None
+
+
+class ApplyOutcome(StrEnum):
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    CLEARED = "cleared"
+    UNMATCHED = "unmatched"
+    AMBIGUOUS = "ambiguous"
+
+
+@dataclass(frozen=True, slots=True)
+class RecordOutcome:
+    """What the apply engine did with one record (or, for ``cleared``, one product)."""
+
+    outcome: ApplyOutcome
+    ref: str
+    key: str
+    sku: str | None
+    old_quantity: int | None
+    new_quantity: int | None
+    sale_price: Decimal | None = None
+
+
+@dataclass
+class ApplyResult:
+    outcomes: list[RecordOutcome] = field(default_factory=list)
+    changed_product_ids: set[int] = field(default_factory=set)
+
+    def count(self, outcome: ApplyOutcome) -> int:
+        return sum(1 for o in self.outcomes if o.outcome is outcome)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        result = {o.value: 0 for o in ApplyOutcome}
+        for item in self.outcomes:
+            result[item.outcome.value] += 1
+        return result
+
+
+@dataclass(frozen=True)
+class OrderLineView:
+    id: int
+    line_no: int
+    sku: str
+    quantity: int
+    canceled_quantity: int
+    shipped_quantity: int
+    unit_price: Decimal
+    manufacturer: str
+    description: str
+    product_id: int | None = None
+    catalog: str | None = None
+    brand: str | None = None
+    part_number: str | None = None
+
+    @property
+    def open_quantity(self) -> int:
+        return self.quantity - self.canceled_quantity - self.shipped_quantity
+
+
+@dataclass(frozen=True)
+class OrderView:
+    """An order as plugins see it (read-only), with its lines and their products."""
+
+    id: int
+    number: str
+    status: str
+    channel: str
+    placed_at: datetime
+    currency: str
+    customer_id: str
+    billing: dict[str, Any]
+    shipping: dict[str, Any]
+    payments: list[dict[str, Any]]
+    shipping_cost: Decimal
+    shipping_carrier: str
+    shipping_method: str
+    tax: Decimal
+    total: Decimal
+    comment: str
+    lines: tuple[OrderLineView, ...]
+    canceled_at: datetime | None = None
+    cancel_reason: str = ""

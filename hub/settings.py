@@ -1,0 +1,128 @@
+"""Hub settings from the environment (prefix ``HUB_``), validated at start-up.
+
+A bad value stops start-up with a message naming the variable (see :func:`load_settings`).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "SettingsError", "get_settings", "load_settings", "demo_secret_key"]
+
+MIN_KEY_LENGTH = 32
+
+
+class SettingsError(RuntimeError):
+    """Raised when the environment holds an invalid setting; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    """Every setting of the hub. Environment variables are ``HUB_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore")
+
+    var_dir: Path = Field(default=Path("./var"), description="Where embedded data lives.")
+    database_url: str = Field(default="", description="SQLAlchemy URL; default SQLite under var/.")
+    broker_url: str = Field(default="embedded", description="'embedded' or redis://…")
+    secret_key: str = Field(
+        default="",
+        description="Comma-separated Fernet source keys (≥ 32 chars); the first encrypts.",
+    )
+    default_timezone: str = Field(default="UTC")
+    disable_plugin_autoload: bool = False
+    api_rate_limit_per_minute: int = Field(default=6000, ge=1)
+    max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    run_time_limit_seconds: int = Field(default=3600, ge=1)
+    run_heartbeat_seconds: float = Field(default=5.0, gt=0)
+    run_stale_after_seconds: float = Field(default=60.0, gt=0)
+    scheduler_interval_seconds: float = Field(default=30.0, gt=0)
+    threepa_username: str = ""
+    threepa_password: str = ""
+    threepa_base_url: str = "https://int.lightspeeddataservices.com/lsapi"
+    threepa_rate_per_minute: int = Field(default=200, ge=1)
+    public_url: str = Field(default="http://127.0.0.1:8000", description="Base URL of this hub.")
+
+    @field_validator("secret_key")
+    @classmethod
+    def _keys_long_enough(cls, value: str) -> str:
+        for key in split_keys(value):
+            if len(key) < MIN_KEY_LENGTH:
+                raise ValueError(f"every key must have at least {MIN_KEY_LENGTH} characters")
+        return value
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _known_broker(cls, value: str) -> str:
+        if value not in ("", "embedded") and not value.startswith(("redis://", "rediss://")):
+            raise ValueError("must be 'embedded' or a redis:// URL")
+        return value or "embedded"
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.var_dir / 'hub.db').as_posix()}"
+
+    @property
+    def secret_keys(self) -> list[str]:
+        return split_keys(self.secret_key)
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.broker_url == "embedded"
+
+
+def split_keys(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def load_settings(*, require_secret_key: bool = True, **overrides: object) -> Settings:
+    """Read and validate the settings; raise :class:`SettingsError` naming the variable."""
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            name = "HUB_" + str(err["loc"][0]).upper() if err["loc"] else "HUB_?"
+            problems.append(f"{name}: {err['msg']}")
+        raise SettingsError("invalid setting — " + "; ".join(problems)) from None
+    if require_secret_key and not settings.secret_keys:
+        raise SettingsError(
+            "HUB_SECRET_KEY is required: one or more comma-separated keys of at least "
+            f"{MIN_KEY_LENGTH} characters (the first encrypts, the others still decrypt)"
+        )
+    return settings
+
+
+def demo_secret_key(var_dir: Path) -> str:
+    """Return the demo's secret key, generating it under ``var_dir`` (mode 0600) once."""
+    var_dir.mkdir(parents=True, exist_ok=True)
+    path = var_dir / "secret_key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+    os.chmod(path, 0o600)
+    return path.read_text().strip()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (validated once)."""
+    return load_settings()
