@@ -56,6 +56,8 @@ class Database:
             try:
                 yield session
             finally:
+                # Detach first: a rollback would expire the loaded rows the caller keeps.
+                session.expunge_all()
                 session.rollback()
 
     @contextmanager

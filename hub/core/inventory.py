@@ -228,13 +228,26 @@ def apply_inventory(
             outcome, record.ref, record.key, sku, old_qty, record.quantity, record.sale_price
         ))
 
-    # 4. clear what the batch did not report, per scope.
+    # 4. clear what the batch did not report, per scope. Every candidate of an ambiguous
+    # record counts as reported (hub_apply_match holds only the first of them).
+    ambiguous_ids: list[int] = []
+    if clear:
+        ambiguous_ids = [int(pid) for (pid,) in conn.execute(
+            text(
+                "SELECT DISTINCT p.id FROM hub_apply_match m JOIN hub_apply_in i ON i.seq = m.seq "
+                f"JOIN products p ON p.tenant_id = :t AND {_MATCH_SQL[rule]} WHERE m.n > 1"
+            ),
+            params,
+        ).all()]
     for scope in clear:
         where = ["l.install_id = :inst", "l.location_id = :loc", "l.quantity <> 0",
                  "p.tenant_id = :t",
                  "l.product_id NOT IN (SELECT product_id FROM hub_apply_match "
                  "WHERE product_id IS NOT NULL)"]
         scope_params: dict[str, Any] = dict(params)
+        if ambiguous_ids:
+            where.append("l.product_id NOT IN :ambiguous")
+            scope_params["ambiguous"] = ambiguous_ids
         if scope.catalog is not None:
             where.append("p.catalog = :catalog")
             scope_params["catalog"] = scope.catalog
@@ -242,11 +255,12 @@ def apply_inventory(
             where.append("p.brand_norm = :brand")
             scope_params["brand"] = normalise_brand(scope.brand)
         condition = " AND ".join(where)
+        expanding = [bindparam("ambiguous", expanding=True)] if ambiguous_ids else []
         cleared = conn.execute(
             text(
                 "SELECT l.id, l.product_id, p.sku, l.quantity FROM inventory_levels l "
                 f"JOIN products p ON p.id = l.product_id WHERE {condition}"
-            ),
+            ).bindparams(*expanding),
             scope_params,
         ).all()
         if not cleared:
@@ -256,7 +270,7 @@ def apply_inventory(
                 "UPDATE inventory_levels SET quantity = 0, updated_at = :now WHERE id IN ("
                 "SELECT l.id FROM inventory_levels l JOIN products p ON p.id = l.product_id "
                 f"WHERE {condition})"
-            ).bindparams(bindparam("now", type_=_utc_type())),
+            ).bindparams(bindparam("now", type_=_utc_type()), *expanding),
             {**scope_params, "now": now},
         )
         for _level_id, product_id, sku, old_qty in cleared:

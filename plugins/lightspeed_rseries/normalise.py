@@ -97,8 +97,11 @@ def to_int(value: Any) -> Any:
             return int(text)
         except ValueError:
             # "3.000" style quantities: accept when integral, else let pydantic complain.
-            number = Decimal(text)
-            if number == number.to_integral_value():
+            try:
+                number = Decimal(text)
+            except InvalidOperation:
+                return value
+            if number.is_finite() and number == number.to_integral_value():
                 return int(number)
             return value
     if isinstance(value, float | Decimal) and value == int(value):

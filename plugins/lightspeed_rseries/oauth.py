@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+import authlib.deprecate  # noqa: F401  (installs Authlib's "always" filter first, see below)
 import httpx
 
 from .errors import OAuthFlowError, ReconnectNeeded, RSeriesUnavailableError
@@ -31,6 +32,7 @@ from .tokens import TokenSet, TokenStore
 
 with warnings.catch_warnings():
     # Authlib warns that it falls back from httpx2 to httpx; httpx is what we use on purpose.
+    # Our filter must be added after Authlib's own "always" filter to take precedence.
     warnings.simplefilter("ignore", DeprecationWarning)
     from authlib.integrations.base_client import OAuthError
     from authlib.integrations.httpx_client import OAuth2Client

@@ -314,7 +314,7 @@ def test_failure_answers_are_reported_as_errors_and_the_poll_goes_on(canned) -> 
 
 
 def test_until_empty_stops_once_everything_is_acknowledged(canned) -> None:
-    dms, url = canned
+    _dms, url = canned
     with DmsPoller(url, "dealer", "s3cret") as sandbox:
         reports = sandbox.run(0.0, until_empty=True, max_polls=5)
     assert len(reports) == 2
@@ -329,7 +329,7 @@ def test_unreachable_hub_is_an_error_not_a_crash() -> None:
 
 
 def test_cli_prints_each_order_journey(canned) -> None:
-    dms, url = canned
+    _dms, url = canned
     result = CliRunner().invoke(
         dms_poller_command,
         [

@@ -107,15 +107,14 @@ def test_full_pull_asks_for_parts_updated_within_365_days_with_stock_on_hand() -
 
 
 def test_available_column_filters_on_avail_instead_of_on_hand() -> None:
-    records = simple_parts(3) + [
-        {
-            "PartNumber": "RESERVED",
-            "SupplierCode": "TR",
-            "OnHand": 2,
-            "Avail": 0,
-            "lastupdatedate": "2025-10-01T10:00:00.00",
-        }
-    ]
+    reserved = {
+        "PartNumber": "RESERVED",
+        "SupplierCode": "TR",
+        "OnHand": 2,
+        "Avail": 0,
+        "lastupdatedate": "2025-10-01T10:00:00.00",
+    }
+    records = [*simple_parts(3), reserved]
     with sandbox(records) as running, client_for(running) as client:
         on_hand = [p.part_number for page in fetch_all(client) for p in page]
         available = [

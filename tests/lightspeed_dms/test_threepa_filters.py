@@ -79,8 +79,10 @@ RECORD: dict[str, Any] = {
         ("(Avail gt 0 or SupplierCode eq 'TR') and OnHand gt 0", True),
         ("lastupdatedate ge datetime'2025-11-20T00:00:00'", True),
         ("lastupdatedate ge datetime'2025-11-21T00:00:00'", False),
-        ("LastSoldDate ge datetime'1000-01-01T00:00:00'", False),  # placeholder date is no date
-        ("LastSoldDate eq null", True),
+        # The warehouse stores "no date" as a real 1900 date and its query engine compares it so.
+        ("LastSoldDate lt datetime'1901-01-01T00:00:00'", True),
+        ("LastSoldDate ge datetime'1000-01-01T00:00:00'", True),
+        ("LastSoldDate eq null", False),
         ("Description eq null and Description ne 'x'", True),
         ("Description gt 'a'", False),  # null compares false
         ("category eq 'O''NEAL'", True),

@@ -11,7 +11,8 @@ Grammar (OData precedence: ``not`` binds tightest, then comparisons, then ``and`
 Field names are case-insensitive, as on the real service. Comparisons follow the types of the
 literal: a datetime literal compares the field read as a dealer datetime (placeholder dates are
 null), a number compares the field read as a number (``"3.000"`` is 3), and anything against
-null is false except ``eq null``/``ne null``.
+null is false except ``eq null``/``ne null``. Placeholder dates (``1900-01-01…``) are real
+dates to the warehouse's query engine, so they compare as such here too.
 """
 
 from __future__ import annotations
@@ -105,7 +106,11 @@ def _tokenize(text: str) -> list[tuple[str, Any]]:
             raise FilterError(f"Syntax error at position {position} in '{text}'.")
         if match.group("datetime") is not None:
             raw = match.group("dt")
-            value = parse_dealer_datetime(raw) if _STRICT_DATETIME.match(raw) else None
+            value = (
+                parse_dealer_datetime(raw, placeholders_as_none=False)
+                if _STRICT_DATETIME.match(raw)
+                else None
+            )
             if value is None:
                 raise FilterError(f"Unrecognized 'Edm.DateTime' literal 'datetime'{raw}''.")
             tokens.append(("literal", value))
@@ -125,7 +130,7 @@ def _tokenize(text: str) -> list[tuple[str, Any]]:
             elif lowered in _KEYWORDS:
                 tokens.append((lowered, None))
             else:
-                tokens.append(("field", lowered))
+                tokens.append(("field", word))
         position = match.end()
     return tokens
 
@@ -185,9 +190,9 @@ class _Parser:
     def operand(self) -> Field | Literal:
         kind, value = self.take()
         if kind == "field":
-            if self.fields is not None and value not in self.fields:
+            if self.fields is not None and value.lower() not in self.fields:
                 raise FilterError(f"Could not find a property named '{value}' on type 'Part'.")
-            return Field(value)
+            return Field(value.lower())
         if kind == "literal":
             return Literal(value)
         raise FilterError(f"Operand expected, found '{kind}' in '{self.text}'.")
@@ -216,7 +221,10 @@ def _coerce(value: Any, like: Any) -> Any:
     if value is None:
         return None
     if isinstance(like, datetime):
-        return value if isinstance(value, datetime) else parse_dealer_datetime(value)
+        # The warehouse stores "no date" as a real 1900-/1000- date, and compares it as one.
+        if isinstance(value, datetime):
+            return value
+        return parse_dealer_datetime(value, placeholders_as_none=False)
     if isinstance(like, Decimal):
         return parse_decimal(value)
     if isinstance(like, bool):

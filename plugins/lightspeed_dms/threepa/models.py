@@ -124,16 +124,19 @@ def parse_decimal(value: Any) -> Decimal | None:
     return None
 
 
-def parse_dealer_datetime(value: Any) -> datetime | None:
+def parse_dealer_datetime(value: Any, *, placeholders_as_none: bool = True) -> datetime | None:
     """Parse ``yyyy-mm-ddThh:mm:ss.nn`` as a naive dealer-local datetime.
 
     Placeholder dates (``1900-…``, ``1000-…``), nulls and unreadable text give ``None``. A zone
     suffix, if one ever appears, is ignored: the warehouse's times are the dealer's wall clock.
+
+    :param placeholders_as_none: ``False`` reads placeholders as the dates they spell (what the
+        warehouse's own ``$filter`` compares against).
     """
     if not isinstance(value, str):
         return None
     text = value.strip()
-    if not text or text.startswith(_PLACEHOLDER_YEARS):
+    if not text or (placeholders_as_none and text.startswith(_PLACEHOLDER_YEARS)):
         return None
     match = _DATETIME.match(text)
     if match is None:

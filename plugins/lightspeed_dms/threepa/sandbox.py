@@ -34,7 +34,7 @@ from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 
 from ._filter_parser import FilterError, evaluate, parse_filter, supplier_codes_in
-from ._sandbox_data import CANONICAL_PART_KEYS, generate_parts
+from ._sandbox_data import CANONICAL_PART_KEYS, format_dealer_datetime, generate_parts
 from .models import parse_dealer_datetime, parse_decimal
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "SandboxState",
     "create_app",
     "evaluate",
+    "format_dealer_datetime",
     "generate_parts",
     "parse_filter",
     "running_sandbox",
@@ -94,9 +95,9 @@ class FaultRule:
         return True
 
 
-@dataclass(frozen=True)
+@dataclass
 class LoggedRequest:
-    """One request as the sandbox saw it."""
+    """One request as the sandbox saw it (``status`` 0 until it is answered)."""
 
     method: str
     path: str
@@ -315,19 +316,15 @@ def create_app(
         )
         fault_name: str | None = None
 
+        # Logged on arrival, completed on answer: a slow request the client gave up on still
+        # shows in the log (with status 0 if its answer was never produced).
+        entry = LoggedRequest("GET", path, raw_query, params, None, 0, arrival)
+        state.record(entry)
+
         def done(response: Response[Any], username: str | None) -> Response[Any]:
-            state.record(
-                LoggedRequest(
-                    "GET",
-                    path,
-                    raw_query,
-                    params,
-                    username,
-                    response.status_code or 200,
-                    arrival,
-                    fault_name,
-                )
-            )
+            entry.username = username
+            entry.status = response.status_code or 200
+            entry.fault = fault_name
             return response
 
         username = _username(request.headers.get("authorization"), state.users)

@@ -135,7 +135,8 @@ def format_money(amount: Decimal | int | str | None) -> str:
     if amount is None:
         return ""
     try:
-        value = Decimal(amount) if not isinstance(amount, Decimal) else amount
+        # str() first for floats that slip through: Decimal(2.675) is 2.67499…, not 2.675.
+        value = amount if isinstance(amount, Decimal) else Decimal(str(amount))
         quantised = value.quantize(_CENT, rounding=ROUND_HALF_UP)
     except (InvalidOperation, ValueError) as exc:
         raise ValueError(f"not a money amount: {amount!r}") from exc

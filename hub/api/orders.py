@@ -1,0 +1,179 @@
+"""Orders: idempotent intake by number, list (newest first), detail, cancel, export retry.
+
+POST answers 201 with the order detail when the number is new, 200 with the stored order
+when the same body comes again, 409 when a different body comes with a stored number. The
+totals are checked by :class:`~hub.core.orders.OrderIn` (422 naming ``total``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Response, Router, get, post
+from litestar.params import Parameter
+from sqlmodel import col, select
+
+from hub.api._auth import Caller
+from hub.api._errors import ERROR_RESPONSES
+from hub.api._paging import Cursor, Limit, decode_cursor, next_cursor
+from hub.core.hub import Hub
+from hub.core.models import Order
+from hub.core.orders import ORDER_STATUSES, OrderIn
+from hub.core.tenants import TenantInfo
+from hub.core.types import money
+
+__all__ = ["CancelIn", "OrderDetail", "OrderPage", "OrderSummary", "build_router"]
+
+Number = Annotated[str, Parameter(min_length=1, max_length=64)]
+PluginId = Annotated[str, Parameter(max_length=64)]
+StatusFilter = Annotated[
+    str | None, Parameter(description=f"one of {', '.join(ORDER_STATUSES)}", max_length=32)
+]
+
+
+class OrderLineOut(msgspec.Struct):
+    id: int
+    sku: str
+    quantity: int
+    unit_price: str
+    manufacturer: str
+    description: str
+    canceled_quantity: int
+    shipped_quantity: int
+
+
+class OrderNoteOut(msgspec.Struct):
+    source: str
+    code: str
+    message: str
+    created_at: datetime
+
+
+class ShipmentOut(msgspec.Struct):
+    carrier: str
+    method: str
+    tracking_number: str
+    shipped_at: datetime
+    items: list[dict[str, Any]]
+
+
+class OrderExportOut(msgspec.Struct):
+    """One plugin's export of the order: pending, offered, acknowledged, rejected, failed."""
+
+    plugin_id: str
+    state: str
+    external_ref: str
+    message: str
+    attempts: int
+    updated_at: datetime
+    cancellation: str | None
+
+
+class OrderDetail(msgspec.Struct):
+    """An order with its lines, notes, shipments and exports."""
+
+    number: str
+    status: str
+    channel: str
+    placed_at: datetime
+    currency: str
+    customer_id: str
+    billing: dict[str, Any]
+    shipping: dict[str, Any]
+    payments: list[dict[str, Any]]
+    shipping_cost: str
+    shipping_carrier: str
+    shipping_method: str
+    tax: str
+    total: str
+    comment: str
+    cancel_reason: str
+    created_at: datetime
+    updated_at: datetime
+    lines: list[OrderLineOut]
+    notes: list[OrderNoteOut]
+    shipments: list[ShipmentOut]
+    exports: list[OrderExportOut]
+
+    @classmethod
+    def of(cls, detail: dict[str, Any]) -> OrderDetail:
+        return msgspec.convert(detail, cls)
+
+
+class OrderSummary(msgspec.Struct):
+    number: str
+    status: str
+    channel: str
+    placed_at: datetime
+    currency: str
+    total: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class OrderPage(msgspec.Struct):
+    items: list[OrderSummary]
+    next_cursor: str | None
+
+
+class CancelIn(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Annotated[str, msgspec.Meta(max_length=1000)] = ""
+
+
+@post("/", sync_to_thread=True, responses=ERROR_RESPONSES, summary="Create an order")
+def create_order(data: OrderIn, hub: Hub, tenant: TenantInfo) -> Response[OrderDetail]:
+    """Store an order from the webstore: 201 new, 200 same body again, 409 different body."""
+    _view, created = hub.intake_order(tenant.id, data, source="api")
+    detail = OrderDetail.of(hub.order_detail(tenant.id, data.number))
+    return Response(detail, status_code=201 if created else 200)
+
+
+@get("/", sync_to_thread=True, responses=ERROR_RESPONSES, summary="List orders")
+def list_orders(
+    hub: Hub, tenant: TenantInfo, cursor: Cursor = None, limit: Limit = 100,
+    status: StatusFilter = None,
+) -> OrderPage:
+    """Orders, newest first; ``status`` filters."""
+    before = decode_cursor(cursor)
+    query = select(Order).where(Order.tenant_id == tenant.id)
+    if status is not None:
+        query = query.where(Order.status == status)
+    if before is not None:
+        query = query.where(col(Order.id) < before)
+    with hub.db.read() as session:
+        rows = list(session.exec(query.order_by(col(Order.id).desc()).limit(limit + 1)))
+    items = [
+        OrderSummary(number=o.number, status=o.status, channel=o.channel, placed_at=o.placed_at,
+                     currency=o.currency, total=str(money(o.total)), created_at=o.created_at,
+                     updated_at=o.updated_at)
+        for o in rows[:limit]
+    ]
+    return OrderPage(items, next_cursor([o.id or 0 for o in rows], limit))
+
+
+@get("/{number:str}", sync_to_thread=True, responses=ERROR_RESPONSES, summary="An order")
+def get_order(hub: Hub, tenant: TenantInfo, number: Number) -> OrderDetail:
+    """The order with lines, notes, shipments and exports."""
+    return OrderDetail.of(hub.order_detail(tenant.id, number))
+
+
+@post("/{number:str}/cancel", status_code=200, sync_to_thread=True, responses=ERROR_RESPONSES,
+      summary="Cancel an order")
+def cancel_order(data: CancelIn, hub: Hub, tenant: TenantInfo, caller: Caller, number: Number) -> OrderDetail:
+    """Cancel (409 when shipped or completed); exports the vendor took get a cancellation."""
+    return OrderDetail.of(hub.cancel_order(tenant.id, number, data.reason, actor=caller.actor))
+
+
+@post("/{number:str}/exports/{plugin_id:str}/retry", status_code=200, sync_to_thread=True,
+      responses=ERROR_RESPONSES, summary="Retry an order export")
+def retry_export(hub: Hub, tenant: TenantInfo, caller: Caller, number: Number, plugin_id: PluginId) -> OrderDetail:
+    """Put a rejected or failed export back to pending (409 otherwise)."""
+    return OrderDetail.of(hub.retry_export(tenant.id, number, plugin_id, actor=caller.actor))
+
+
+def build_router() -> Router:
+    """``/orders`` under ``/api/v1/tenants/{slug}``."""
+    return Router("/orders", route_handlers=[create_order, list_orders, get_order, cancel_order,
+                                             retry_export], tags=["orders"])

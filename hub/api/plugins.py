@@ -1,0 +1,171 @@
+"""Plugins and installs: ``GET /api/v1/plugins`` and ``/api/v1/tenants/{slug}/plugins``.
+
+A PUT validates the config against the plugin's model (422 naming ``config.<field>``); a
+secret left out (or sent back as ``"********"``) keeps its stored value; a GET shows secrets
+as ``"********"``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Response, Router, get, post, put
+from litestar.params import Parameter
+from sqlmodel import col, select
+
+from hub.api._auth import Caller
+from hub.api._errors import ERROR_RESPONSES
+from hub.core.hub import Hub
+from hub.core.models import PluginInstall
+from hub.core.tenants import TenantInfo
+
+__all__ = [
+    "ConnectionOut",
+    "InstallIn",
+    "InstallOut",
+    "JobIn",
+    "PluginOut",
+    "QueuedRun",
+    "build_catalog_router",
+    "build_installs_router",
+]
+
+PluginId = Annotated[str, Parameter(max_length=64, description="e.g. lightspeed_dms")]
+JobName = Annotated[str, Parameter(max_length=64)]
+
+
+class JobOut(msgspec.Struct):
+    name: str
+    title: str
+    kind: str
+    default_schedule: dict[str, Any] | None
+
+
+class PluginOut(msgspec.Struct):
+    """An available plugin (``PluginManager.describe()``)."""
+
+    id: str
+    title: str
+    version: str
+    description: str
+    capabilities: list[str]
+    jobs: list[JobOut]
+    config_schema: dict[str, Any]
+
+
+class PluginList(msgspec.Struct):
+    items: list[PluginOut]
+    next_cursor: str | None = None
+
+
+class InstallIn(msgspec.Struct, forbid_unknown_fields=True):
+    """An install's settings: the config is validated against the plugin's model."""
+
+    enabled: bool = False
+    config: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class InstallOut(msgspec.Struct):
+    """An install as the API shows it (secrets masked)."""
+
+    plugin_id: str
+    enabled: bool
+    config: dict[str, Any]
+    status: str
+    status_detail: str
+    warnings: list[str]
+    updated_at: datetime | None
+
+
+class InstallList(msgspec.Struct):
+    items: list[InstallOut]
+    next_cursor: str | None = None
+
+
+class ConnectionOut(msgspec.Struct):
+    ok: bool
+    detail: str
+
+
+class JobIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Options for a manual run, e.g. ``{"force": true}``."""
+
+    options: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class QueuedRun(msgspec.Struct):
+    run_id: int
+
+
+@get("/plugins", sync_to_thread=False, responses=ERROR_RESPONSES, tags=["plugins"],
+     summary="Available plugins")
+def list_plugins(hub: Hub) -> PluginList:
+    """Every registered plugin: id, title, version, capabilities, jobs and config schema."""
+    return PluginList(msgspec.convert(hub.plugins.describe(), list[PluginOut]))
+
+
+def _install_out(hub: Hub, tenant_id: int, plugin_id: str) -> InstallOut:
+    return msgspec.convert(hub.install_view(tenant_id, plugin_id), InstallOut)
+
+
+@get("/", sync_to_thread=True, responses=ERROR_RESPONSES, summary="This tenant's installs")
+def list_installs(hub: Hub, tenant: TenantInfo) -> InstallList:
+    """Every plugin configured for the tenant (registered plugins only)."""
+    with hub.db.read() as session:
+        ids = list(session.exec(
+            select(PluginInstall.plugin_id).where(PluginInstall.tenant_id == tenant.id)
+            .order_by(col(PluginInstall.plugin_id))
+        ))
+    known = {m.id for m in hub.plugins.manifests()}
+    return InstallList([_install_out(hub, tenant.id, pid) for pid in ids if pid in known])
+
+
+@put("/{plugin_id:str}", sync_to_thread=True, responses=ERROR_RESPONSES,
+     summary="Configure an install")
+def put_install(
+    data: InstallIn, hub: Hub, tenant: TenantInfo, caller: Caller, plugin_id: PluginId
+) -> InstallOut:
+    """Store ``{enabled, config}``: 422 naming the fields; a secret left out is kept."""
+    hub.configure_install(tenant.id, plugin_id, enabled=data.enabled, config=data.config,
+                          actor=caller.actor)
+    return _install_out(hub, tenant.id, plugin_id)
+
+
+@get("/{plugin_id:str}", sync_to_thread=True, responses=ERROR_RESPONSES, summary="An install")
+def get_install(hub: Hub, tenant: TenantInfo, plugin_id: PluginId) -> InstallOut:
+    """``{plugin_id, enabled, config, status, warnings}``; secrets as ``"********"``."""
+    return _install_out(hub, tenant.id, plugin_id)
+
+
+@post("/{plugin_id:str}/test-connection", status_code=200, sync_to_thread=True,
+      responses=ERROR_RESPONSES, summary="Test an install's connection")
+def test_connection(hub: Hub, tenant: TenantInfo, caller: Caller, plugin_id: PluginId) -> ConnectionOut:
+    """Ask the plugin to reach its vendor with the stored config: ``{ok, detail}``."""
+    result = hub.test_connection(tenant.id, plugin_id, actor=caller.actor)
+    return ConnectionOut(ok=result.ok, detail=result.detail)
+
+
+@post("/{plugin_id:str}/jobs/{job:str}", status_code=202, sync_to_thread=True,
+      responses=ERROR_RESPONSES, summary="Queue a run now")
+def queue_job(
+    hub: Hub, tenant: TenantInfo, caller: Caller, plugin_id: PluginId, job: JobName,
+    data: JobIn | None = None,
+) -> Response[QueuedRun]:
+    """Queue a manual run: 202 ``{run_id}``, or 409 with the reason it cannot run."""
+    options = data.options if data is not None else {}
+    run = hub.queue_job(tenant.id, plugin_id, job, options=options, actor=caller.actor)
+    assert run.id is not None
+    return Response(QueuedRun(run_id=run.id), status_code=202)
+
+
+def build_catalog_router() -> Router:
+    """``GET /plugins`` (mounted under ``/api/v1``)."""
+    return Router("/", route_handlers=[list_plugins])
+
+
+def build_installs_router() -> Router:
+    """``/plugins`` under ``/api/v1/tenants/{slug}``."""
+    return Router("/plugins", route_handlers=[list_installs, put_install, get_install,
+                                              test_connection, queue_job], tags=["installs"])
