@@ -3,12 +3,15 @@ plugin, a tenant with a location and an enabled install."""
 
 from __future__ import annotations
 
+import itertools
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 import pytest
 
 from hub.core import catalog
@@ -25,19 +28,46 @@ from tests.core.sample_plugin import SamplePlugin
 SECRET_KEY = "k" * 40
 
 
+_clones = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def pg_template(postgres_server: str) -> str:
+    """A PostgreSQL database with every table, cloned for each test (much faster than
+    creating the tables each time)."""
+    url = f"{postgres_server}/hub_core_template"
+    with psycopg.connect(_dsn(postgres_server, "postgres"), autocommit=True) as conn:
+        conn.execute('CREATE DATABASE "hub_core_template"')
+    template = Database(url)
+    template.create_all()
+    template.dispose()
+    return "hub_core_template"
+
+
+def _dsn(server: str, name: str) -> str:
+    return server.replace("postgresql+psycopg://", "postgresql://") + f"/{name}"
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
-    """The URL of an empty database: a SQLite file, then a fresh PostgreSQL database."""
+    """The URL of a database with every table: a SQLite file, then a fresh PostgreSQL
+    database."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'hub.db'}"
-    return str(request.getfixturevalue("postgres_url"))
+        url = f"sqlite:///{tmp_path / 'hub.db'}"
+        Database(url).create_all()
+        return url
+    server = str(request.getfixturevalue("postgres_server"))
+    template = request.getfixturevalue("pg_template")
+    name = f"hub_core_{os.getpid()}_{next(_clones)}"
+    with psycopg.connect(_dsn(server, "postgres"), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    return f"{server}/{name}"
 
 
 @pytest.fixture
 def db(db_url: str) -> Iterator[Database]:
     """A Database with every table, on SQLite and on PostgreSQL."""
     database = Database(db_url)
-    database.create_all()
     try:
         yield database
     finally:

@@ -28,7 +28,11 @@ def api_requests(running: Running, suffix: str) -> list[object]:
 
 def completed_sale(reference: str, paid: str = "59.99") -> Sale:
     return Sale(
-        shop_id=1, register_id=3, employee_id=1, completed=True, reference_number=reference,
+        shop_id=1,
+        register_id=3,
+        employee_id=1,
+        completed=True,
+        reference_number=reference,
         reference_number_source="webstore",
         sale_lines=[SaleLine(item_id=1, unit_quantity=1, unit_price=Decimal("59.99"))],
         sale_payments=[SalePayment(payment_type_id=3, amount=Decimal(paid))],
@@ -53,7 +57,12 @@ def test_iteration_follows_next_over_several_pages(start_sandbox: Callable[..., 
 def test_iteration_sorted_descending_with_a_filter(start_sandbox: Callable[..., Running]) -> None:
     running = start_sandbox(seed=seed_with_items(150), drip_rate=200)
     client = make_client(running, connect(running))
-    ids = [int(r["itemID"]) for r in client.iterate("Item", {"itemID": q.gt(20), "sort": q.sort("itemID", descending=True), "limit": 50})]
+    ids = [
+        int(r["itemID"])
+        for r in client.iterate(
+            "Item", {"itemID": q.gt(20), "sort": q.sort("itemID", descending=True), "limit": 50}
+        )
+    ]
     assert ids == list(range(155, 20, -1))
 
 
@@ -130,7 +139,11 @@ def test_setting_stock_moves_the_itemshop_but_not_the_item_timestamp(
     write = sandbox.state.writes[-1]
     assert write.payload == {"ItemShops": {"ItemShop": [{"shopID": 1, "qoh": 3}]}}  # real numbers
     assert write.cost == 10.5
-    changed = list(client.iterate("ItemShop", {"timeStamp": q.gt(before.stock_in(1).timestamp), "sort": "timeStamp"}))  # type: ignore[union-attr,arg-type]
+    changed = list(
+        client.iterate(
+            "ItemShop", {"timeStamp": q.gt(before.stock_in(1).timestamp), "sort": "timeStamp"}
+        )
+    )  # type: ignore[union-attr,arg-type]
     # The shop row and the all-shops total row both moved.
     assert {(r["itemID"], r["shopID"]) for r in changed} == {("1", "0"), ("1", "1")}
 
@@ -261,3 +274,25 @@ def test_an_ambiguous_post_without_a_lookup_is_not_retried(
     with pytest.raises(RSeriesUnavailableError, match="may have been applied"):
         client.create("Item", Item(description="New thing", default_cost=Decimal("1.5")))
     assert len(sandbox.state.items) == 6  # applied once, never twice
+
+
+def test_the_sandbox_is_seedable_from_a_json_file(
+    tmp_path: object, start_sandbox: Callable[..., Running]
+) -> None:
+    import json
+    from pathlib import Path
+
+    seed_file = Path(str(tmp_path)) / "seed.json"
+    seed = {
+        "account": {"accountID": 7, "name": "Tiny"},
+        "Shop": [{"shopID": 1, "name": "Only"}],
+        "Employee": [{"employeeID": 1, "firstName": "A", "employeeRoleID": 1}],
+        "EmployeeRole": [{"employeeRoleID": 1, "name": "Admin"}],
+        "Item": [{"itemID": 1, "description": "One", "ItemShops": [{"shopID": 1, "qoh": 2}]}],
+    }
+    seed_file.write_text(json.dumps(seed))
+    running = start_sandbox(seed=seed_file, drip_rate=100)
+    client = make_client(running, connect(running))
+    assert client.accounts() == [{"accountID": "7", "name": "Tiny"}]
+    item = client.fetch(Item, 1, {"load_relations": q.load_relations("ItemShops")})
+    assert item.prices == [] and item.stock_in(1).qoh == 2  # type: ignore[union-attr]

@@ -28,8 +28,11 @@ def test_request_costs_follow_the_spec() -> None:
     assert request_cost("PUT", "Item", {"description": "x"}) == 10
     assert request_cost("PUT", "Item", {"ItemShops": {"ItemShop": [{"qoh": 1}, {"qoh": 2}]}}) == 11
     assert request_cost("POST", "Sale", {"completed": False}) == 2
-    sale = {"completed": True, "SaleLines": {"SaleLine": {"itemID": 1}},
-            "SalePayments": {"SalePayment": [{"amount": 1}, {"amount": 2}]}}
+    sale = {
+        "completed": True,
+        "SaleLines": {"SaleLine": {"itemID": 1}},
+        "SalePayments": {"SalePayment": [{"amount": 1}, {"amount": 2}]},
+    }
     assert request_cost("POST", "Sale", sale) == 2 + 3 + 1.5
 
 
@@ -96,7 +99,9 @@ def test_sustained_load_keeps_429s_at_zero(start_sandbox: Callable[..., Running]
     assert requests >= 0.8 * (10 + 25 * 2)
 
 
-def test_without_a_governor_the_same_load_is_throttled(start_sandbox: Callable[..., Running]) -> None:
+def test_without_a_governor_the_same_load_is_throttled(
+    start_sandbox: Callable[..., Running],
+) -> None:
     # The sandbox really enforces the bucket, so the zero above means something.
     running = start_sandbox(bucket_size=10, drip_rate=25)
     sustained(running, [UnpacedGovernor()] * 3, seconds=1.0)

@@ -84,10 +84,20 @@ def test_nested_sale_quirks_single_line_and_list_of_payments() -> None:
             "completed": "true",
             "customerID": "0",
             "total": "10.00",
-            "SaleLines": {"SaleLine": {"saleLineID": "1", "itemID": "2", "unitQuantity": "-1",
-                                       "unitPrice": "10"}},
-            "SalePayments": {"SalePayment": [{"amount": "4", "paymentTypeID": "1"},
-                                             {"amount": "6.00", "paymentTypeID": "2"}]},
+            "SaleLines": {
+                "SaleLine": {
+                    "saleLineID": "1",
+                    "itemID": "2",
+                    "unitQuantity": "-1",
+                    "unitPrice": "10",
+                }
+            },
+            "SalePayments": {
+                "SalePayment": [
+                    {"amount": "4", "paymentTypeID": "1"},
+                    {"amount": "6.00", "paymentTypeID": "2"},
+                ]
+            },
         }
     )
     assert sale.completed is True and sale.customer_id is None

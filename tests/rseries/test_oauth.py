@@ -87,19 +87,30 @@ def test_a_code_is_single_use(sandbox: Running) -> None:
 def test_the_token_endpoint_takes_json_and_multipart_too(sandbox: Running) -> None:
     oauth = session(sandbox, MemoryTokenStore())
     code, verifier = authorize(sandbox, oauth)
-    body = {"grant_type": "authorization_code", "code": code, "code_verifier": verifier,
-            "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
+    body = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "code_verifier": verifier,
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+    }
     answer = httpx.post(f"{sandbox.url}/auth/oauth/token", json=body).json()
     assert answer["token_type"] == "Bearer" and answer["expires_in"] == 3600
-    refresh = {"grant_type": "refresh_token", "refresh_token": answer["refresh_token"],
-               "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
+    refresh = {
+        "grant_type": "refresh_token",
+        "refresh_token": answer["refresh_token"],
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+    }
     multipart = httpx.post(
         f"{sandbox.url}/auth/oauth/token", files={k: (None, v) for k, v in refresh.items()}
     )
     assert multipart.status_code == 200 and multipart.json()["refresh_token"]
 
 
-def test_refresh_happens_ahead_of_expiry_and_rotates_the_pair(start_sandbox: Callable[..., Running]) -> None:
+def test_refresh_happens_ahead_of_expiry_and_rotates_the_pair(
+    start_sandbox: Callable[..., Running],
+) -> None:
     running = start_sandbox(access_token_ttl=30, drip_rate=100)
     store = MemoryTokenStore()
     oauth = connect(running, store, refresh_margin=timedelta(seconds=60))
@@ -109,7 +120,10 @@ def test_refresh_happens_ahead_of_expiry_and_rotates_the_pair(start_sandbox: Cal
     client.get("Shop", 1)
     second = store.load()
     assert second is not None and second.refresh_token != first.refresh_token
-    assert running.state.refresh_count == 1 and first.refresh_token in running.state.dead_refresh_tokens
+    assert (
+        running.state.refresh_count == 1
+        and first.refresh_token in running.state.dead_refresh_tokens
+    )
 
 
 def _two_concurrent_refreshers(running: Running, store: MemoryTokenStore) -> None:
@@ -143,8 +157,12 @@ def _two_concurrent_refreshers(running: Running, store: MemoryTokenStore) -> Non
     # The old refresh token is dead.
     dead = httpx.post(
         f"{running.url}/auth/oauth/token",
-        data={"grant_type": "refresh_token", "refresh_token": old.refresh_token,
-              "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": old.refresh_token,
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+        },
     )
     assert dead.status_code == 400 and dead.json()["error"] == "invalid_grant"
 
@@ -169,8 +187,12 @@ def test_invalid_grant_marks_reconnect_needed_and_nothing_retries(sandbox: Runni
     # Someone else burns the refresh token (a copied install, a lost response...).
     stolen = httpx.post(
         f"{sandbox.url}/auth/oauth/token",
-        data={"grant_type": "refresh_token", "refresh_token": tokens.refresh_token,
-              "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": tokens.refresh_token,
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+        },
     )
     assert stolen.status_code == 200
     expire_locally(store)

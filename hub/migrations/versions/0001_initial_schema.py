@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 09:15:17.724281
+Create Date: 2026-11-23 09:23:09.450946
 """
 from alembic import op
 import sqlalchemy as sa
@@ -131,6 +131,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('tenant_id', sa.Integer(), nullable=False),
     sa.Column('sku', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+    sa.Column('sku_norm', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
     sa.Column('title', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
     sa.Column('catalog', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('brand', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
@@ -155,7 +156,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_products_ean', ['tenant_id', 'ean'], unique=False)
         batch_op.create_index('ix_products_match_part', ['tenant_id', 'catalog', 'brand_norm', 'part_norm'], unique=False)
         batch_op.create_index('ix_products_mpn', ['tenant_id', 'mpn'], unique=False)
-        batch_op.create_index('ix_products_part', ['tenant_id', 'part_norm'], unique=False)
+        batch_op.create_index('ix_products_sku_norm', ['tenant_id', 'sku_norm'], unique=False)
         batch_op.create_index('ix_products_upc', ['tenant_id', 'upc'], unique=False)
 
     op.create_table('webhook_subscriptions',
@@ -402,7 +403,7 @@ def downgrade() -> None:
     op.drop_table('webhook_subscriptions')
     with op.batch_alter_table('products', schema=None) as batch_op:
         batch_op.drop_index('ix_products_upc')
-        batch_op.drop_index('ix_products_part')
+        batch_op.drop_index('ix_products_sku_norm')
         batch_op.drop_index('ix_products_mpn')
         batch_op.drop_index('ix_products_match_part')
         batch_op.drop_index('ix_products_ean')
