@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from decimal import InvalidOperation
 from typing import Any
 
 import msgspec
@@ -156,6 +157,14 @@ def _data_error(request: Request[Any, Any, Any], exc: DataError) -> Response[Err
     return _error_response(400, "bad_request", "a value cannot be stored (too long or malformed)")
 
 
+def _bad_decimal(request: Request[Any, Any, Any], exc: InvalidOperation) -> Response[ErrorBody]:
+    # A money validator of the core lets decimal.InvalidOperation (not a ValueError) escape
+    # pydantic on input like "" or "abc"; it is the client's input, so 422, not 500.
+    log.info("invalid decimal on %s %s", request.method, request.url.path)
+    return _error_response(422, "validation_error", "the request is not valid",
+                           {"body": "an amount is not a decimal number"})
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return _error_response(500, "internal_error", "internal error")
@@ -167,6 +176,7 @@ exception_handlers: dict[type[Exception], Any] = {
     PydanticValidationError: _pydantic_error,
     IntegrityError: _integrity_error,
     DataError: _data_error,
+    InvalidOperation: _bad_decimal,
     Exception: _unexpected,
 }
 

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from hub.core import webhooks
 from hub.core.db import Database
-from hub.core.models import JobRun, RunReport
+from hub.core.models import JobRun, PluginInstall, RunReport
 from hub.core.types import utcnow
 
 __all__ = [
@@ -68,6 +68,11 @@ def claim(db: Database, run_id: int, worker_id: str) -> JobRun | None:
         run = session.get(JobRun, run_id)
         if run is None or run.state != "queued":
             return None
+        # Serialise claims per install (PostgreSQL: a row lock; SQLite: BEGIN IMMEDIATE has
+        # done it), so two workers cannot both see "nothing running" and both start.
+        session.exec(
+            select(PluginInstall.id).where(PluginInstall.id == run.install_id).with_for_update()
+        ).first()
         busy = session.exec(
             select(JobRun.id).where(
                 JobRun.install_id == run.install_id, JobRun.job == run.job,

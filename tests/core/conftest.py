@@ -3,15 +3,12 @@ plugin, a tenant with a location and an enabled install."""
 
 from __future__ import annotations
 
-import itertools
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-import psycopg
 import pytest
 
 from hub.core import catalog
@@ -28,46 +25,19 @@ from tests.core.sample_plugin import SamplePlugin
 SECRET_KEY = "k" * 40
 
 
-_clones = itertools.count(1)
-
-
-@pytest.fixture(scope="session")
-def pg_template(postgres_server: str) -> str:
-    """A PostgreSQL database with every table, cloned for each test (much faster than
-    creating the tables each time)."""
-    url = f"{postgres_server}/hub_core_template"
-    with psycopg.connect(_dsn(postgres_server, "postgres"), autocommit=True) as conn:
-        conn.execute('CREATE DATABASE "hub_core_template"')
-    template = Database(url)
-    template.create_all()
-    template.dispose()
-    return "hub_core_template"
-
-
-def _dsn(server: str, name: str) -> str:
-    return server.replace("postgresql+psycopg://", "postgresql://") + f"/{name}"
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
-    """The URL of a database with every table: a SQLite file, then a fresh PostgreSQL
-    database."""
+    """The URL of an empty database: a SQLite file, then a fresh PostgreSQL database."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'hub.db'}"
-        Database(url).create_all()
-        return url
-    server = str(request.getfixturevalue("postgres_server"))
-    template = request.getfixturevalue("pg_template")
-    name = f"hub_core_{os.getpid()}_{next(_clones)}"
-    with psycopg.connect(_dsn(server, "postgres"), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    return f"{server}/{name}"
+        return f"sqlite:///{tmp_path / 'hub.db'}"
+    return str(request.getfixturevalue("postgres_url"))
 
 
 @pytest.fixture
 def db(db_url: str) -> Iterator[Database]:
     """A Database with every table, on SQLite and on PostgreSQL."""
     database = Database(db_url)
+    database.create_all()
     try:
         yield database
     finally:
@@ -172,3 +142,26 @@ def order_body(number: str, *, lines: list[tuple[str, int, str]] | None = None,
         "total": total if total is not None else str(computed),
         **extra,
     })
+
+
+def plugin_context(setup: Setup, plugin_id: str = "sample") -> Any:
+    """The PluginContext of the tenant's install of ``plugin_id`` (what a plugin is handed)."""
+    from hub.core.installs import require_install
+
+    with setup.hub.db.read() as session:
+        install = require_install(session, setup.tenant_id, plugin_id)
+    return setup.hub.context(install)
+
+
+def wait_until(predicate: Any, timeout: float = 30.0, interval: float = 0.05) -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {predicate}")
+        time.sleep(interval)

@@ -46,8 +46,9 @@ class SampleConfig(BaseModel):
 class SamplePlugin:
     """Records every hook call in ``calls`` so tests can see which plugin was reached."""
 
-    def __init__(self, plugin_id: str = "sample") -> None:
+    def __init__(self, plugin_id: str = "sample", *, exports_orders: bool = True) -> None:
         self.plugin_id = plugin_id
+        self.exports_orders = exports_orders
         self.calls: list[tuple[str, Any]] = []
         self.attempts: dict[int, int] = {}
         self.active = 0
@@ -69,7 +70,8 @@ class SamplePlugin:
                     default_schedule=DEFAULT_SCHEDULE,
                 ),
             ),
-            capabilities=(Capability.INVENTORY_IMPORT, Capability.ORDER_EXPORT),
+            capabilities=(Capability.INVENTORY_IMPORT,)
+            + ((Capability.ORDER_EXPORT,) if self.exports_orders else ()),
         )
 
     @hookimpl

@@ -46,16 +46,22 @@ class FilterError(ValueError):
 
 @dataclass(frozen=True)
 class Field:
+    """A field reference (name lower-cased)."""
+
     name: str  # lower-cased
 
 
 @dataclass(frozen=True)
 class Literal:
+    """A literal value: text, number, dealer datetime, boolean or null."""
+
     value: str | Decimal | datetime | bool | None
 
 
 @dataclass(frozen=True)
 class Comparison:
+    """``left operator right``."""
+
     left: Field | Literal
     operator: str
     right: Field | Literal
@@ -63,17 +69,23 @@ class Comparison:
 
 @dataclass(frozen=True)
 class Not:
+    """``not operand``."""
+
     operand: Node
 
 
 @dataclass(frozen=True)
 class And:
+    """``left and right``."""
+
     left: Node
     right: Node
 
 
 @dataclass(frozen=True)
 class Or:
+    """``left or right``."""
+
     left: Node
     right: Node
 

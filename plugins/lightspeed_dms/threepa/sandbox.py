@@ -223,6 +223,7 @@ class SandboxState:
         return None
 
     def record(self, entry: LoggedRequest) -> None:
+        """Append a request to the log."""
         with self.lock:
             self.requests.append(entry)
 
