@@ -37,8 +37,10 @@ def _hub(settings: Settings | None = None, *, upgrade: bool = True) -> Any:
 @click.option("-v", "--verbose", is_flag=True, help="Log at INFO level.")
 def main(verbose: bool) -> None:
     """The POS integration hub."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
 
 
 # -- processes ---------------------------------------------------------------------------
@@ -77,8 +79,10 @@ def worker(threads: int) -> None:
 
     hub = _hub(upgrade=False)
     if hub.settings.embedded_broker:
-        raise click.ClickException("hub worker needs HUB_BROKER_URL=redis://…; "
-                                   "embedded mode runs its worker inside hub serve")
+        raise click.ClickException(
+            "hub worker needs HUB_BROKER_URL=redis://…; "
+            "embedded mode runs its worker inside hub serve"
+        )
     jobs = setup_jobs(hub)
     jobs.start_worker(threads)
     jobs.start_maintenance()
@@ -169,12 +173,20 @@ def keys_create(admin: bool, tenant_slug: str | None, label: str) -> None:
         with hub.db.session() as session:
             tenant_id = get_tenant(session, tenant_slug).id if tenant_slug else None
             key, row = create_key(session, tenant_id, label)
-            audit.record(session, actor="cli", action="key.created", tenant_id=tenant_id,
-                         target=row.prefix, details={"admin": admin, "label": label})
+            audit.record(
+                session,
+                actor="cli",
+                action="key.created",
+                tenant_id=tenant_id,
+                target=row.prefix,
+                details={"admin": admin, "label": label},
+            )
     except HubError as exc:
         raise click.ClickException(exc.detail) from None
-    click.echo(f"created {'an admin' if admin else 'a tenant'} key (prefix {row.prefix}); "
-               "it is shown only now:")
+    click.echo(
+        f"created {'an admin' if admin else 'a tenant'} key (prefix {row.prefix}); "
+        "it is shown only now:"
+    )
     click.echo(key)
 
 
@@ -197,8 +209,9 @@ def tenants_create(slug: str, name: str, timezone: str | None) -> None:
     try:
         with hub.db.session() as session:
             tenant = create_tenant(session, slug, name, timezone or hub.settings.default_timezone)
-            audit.record(session, actor="cli", action="tenant.created", tenant_id=tenant.id,
-                         target=slug)
+            audit.record(
+                session, actor="cli", action="tenant.created", tenant_id=tenant.id, target=slug
+            )
     except HubError as exc:
         raise click.ClickException(exc.detail) from None
     click.echo(f"created tenant {slug} ({name}, {tenant.timezone})")
@@ -249,8 +262,9 @@ def plugins_list(as_json: bool) -> None:
 @click.option("--wait", is_flag=True, help="Wait for the run to finish, showing progress.")
 @click.option("--force", is_flag=True, help="Run even on a disabled day.")
 @click.option("--option", "options", multiple=True, help="key=value passed to the job.")
-def run_cmd(tenant_slug: str, plugin_id: str, job: str, wait: bool, force: bool,
-            options: tuple[str, ...]) -> None:
+def run_cmd(
+    tenant_slug: str, plugin_id: str, job: str, wait: bool, force: bool, options: tuple[str, ...]
+) -> None:
     """Queue a run of JOB now; with --wait, follow it to its end."""
     from hub.core.errors import HubError
     from hub.core.tenants import get_tenant
@@ -295,7 +309,7 @@ def _execute_here(hub: Any, run_id: int) -> None:
         except RunBusy:
             time.sleep(2)
         except TransientJobError:
-            time.sleep(2 ** attempt)
+            time.sleep(2**attempt)
 
 
 def follow_run(hub: Any, run_id: int, out: Any = None) -> str:
@@ -319,7 +333,9 @@ def follow_run(hub: Any, run_id: int, out: Any = None) -> str:
             bar = f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
         else:
             bar = f"{spinner[tick % 4]} {done}"
-        line = f"run {run_id} {state:<9} {bar} " + " ".join(f"{k}={v}" for k, v in sorted(counts.items()))
+        line = f"run {run_id} {state:<9} {bar} " + " ".join(
+            f"{k}={v}" for k, v in sorted(counts.items())
+        )
         if tty:
             out.write("\r" + line[:150].ljust(150))
         elif line != last:

@@ -24,8 +24,11 @@ __all__ = ["run_demo"]
 
 SLUG = "demo-powersports"
 DMS_USER, DMS_PASSWORD = "dms-demo", "demo-web-commerce-password"
-BRANDS = {"TR": ("aftermarket", "Tucker Rocky"), "WPS": ("aftermarket", "Western Power Sports"),
-          "KA": ("oem", "Kawasaki")}
+BRANDS = {
+    "TR": ("aftermarket", "Tucker Rocky"),
+    "WPS": ("aftermarket", "Western Power Sports"),
+    "KA": ("oem", "Kawasaki"),
+}
 
 
 def _say(text: str = "") -> None:
@@ -38,10 +41,15 @@ def _webhook_receiver(received: list[dict[str, Any]], secret: str) -> Litestar:
         body = await request.body()
         header = request.headers.get("x-hub-signature", "")
         parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
-        expected = hmac.new(secret.encode(), f"{parts.get('t')}.".encode() + body,
-                            hashlib.sha256).hexdigest()
-        received.append({"event": request.headers.get("x-hub-event"),
-                         "valid": hmac.compare_digest(expected, parts.get("v1", ""))})
+        expected = hmac.new(
+            secret.encode(), f"{parts.get('t')}.".encode() + body, hashlib.sha256
+        ).hexdigest()
+        received.append(
+            {
+                "event": request.headers.get("x-hub-event"),
+                "valid": hmac.compare_digest(expected, parts.get("v1", "")),
+            }
+        )
 
     return Litestar(route_handlers=[hook])
 
@@ -57,9 +65,14 @@ def _catalog_from_sandbox(dataset: list[dict[str, Any]]) -> list[dict[str, Any]]
             continue
         catalog, brand = BRANDS[code]
         sku = f"{code}-{number}"
-        products[sku] = {"sku": sku, "title": str(part.get("description") or number).title(),
-                         "catalog": catalog, "brand": brand, "part_number": str(number),
-                         "price": "49.95"}
+        products[sku] = {
+            "sku": sku,
+            "title": str(part.get("description") or number).title(),
+            "catalog": catalog,
+            "brand": brand,
+            "part_number": str(number),
+            "price": "49.95",
+        }
     return list(products.values())
 
 
@@ -81,8 +94,12 @@ def run_demo(var_dir: Path, secret_key: str) -> None:
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
     shutil.rmtree(var_dir / "reports", ignore_errors=True)
     os.environ.setdefault("HUB_SECRET_KEY", secret_key)
-    settings = load_settings(secret_key=secret_key, database_url=f"sqlite:///{db_path}",
-                             var_dir=var_dir, scheduler_interval_seconds=3600)
+    settings = load_settings(
+        secret_key=secret_key,
+        database_url=f"sqlite:///{db_path}",
+        var_dir=var_dir,
+        scheduler_interval_seconds=3600,
+    )
     started = time.monotonic()
     import logging
 
@@ -99,12 +116,16 @@ def run_demo(var_dir: Path, secret_key: str) -> None:
     hook_secret = "demo-webhook-secret-0123456789"
     dataset = default_dataset(parts=3000, seed=7)
     dealer_id = next(iter(dataset))
-    with serve_in_thread(create_app(hub)) as api, \
-            serve_in_thread(_webhook_receiver(received, hook_secret)) as receiver, \
-            running_sandbox(dataset, users={"threepa-demo": "threepa-pass"},
-                            rate_limit_per_minute=None) as threepa:
-        http = httpx.Client(base_url=api.url, timeout=60,
-                            headers={"Authorization": f"Bearer {admin_key}"})
+    with (
+        serve_in_thread(create_app(hub)) as api,
+        serve_in_thread(_webhook_receiver(received, hook_secret)) as receiver,
+        running_sandbox(
+            dataset, users={"threepa-demo": "threepa-pass"}, rate_limit_per_minute=None
+        ) as threepa,
+    ):
+        http = httpx.Client(
+            base_url=api.url, timeout=60, headers={"Authorization": f"Bearer {admin_key}"}
+        )
 
         def call(method: str, path: str, **kw: Any) -> Any:
             resp = http.request(method, path, **kw)
@@ -113,53 +134,95 @@ def run_demo(var_dir: Path, secret_key: str) -> None:
             return resp.json() if "json" in resp.headers.get("content-type", "") else resp.text
 
         _say(f"hub API        {api.url}   (OpenAPI: {api.url}/schema/openapi.json)")
-        _say(f"3PA sandbox    {threepa.base_url}   dealer {dealer_id}, {len(dataset[dealer_id])} parts")
+        _say(
+            f"3PA sandbox    {threepa.base_url}   dealer {dealer_id}, {len(dataset[dealer_id])} parts"
+        )
         _say("")
         _say("-- set-up through the REST API")
-        call("POST", "/api/v1/tenants", json={"slug": SLUG, "name": "Demo Powersports",
-                                               "timezone": "America/Chicago"})
+        call(
+            "POST",
+            "/api/v1/tenants",
+            json={"slug": SLUG, "name": "Demo Powersports", "timezone": "America/Chicago"},
+        )
         call("PUT", f"/api/v1/tenants/{SLUG}/locations/store", json={"name": "Showroom shelf"})
-        call("POST", f"/api/v1/tenants/{SLUG}/webhooks", json={
-            "url": f"{receiver.url}/hooks", "events": ["order.updated", "inventory.changed",
-                                                       "run.finished"],
-            "secret": hook_secret})
+        call(
+            "POST",
+            f"/api/v1/tenants/{SLUG}/webhooks",
+            json={
+                "url": f"{receiver.url}/hooks",
+                "events": ["order.updated", "inventory.changed", "run.finished"],
+                "secret": hook_secret,
+            },
+        )
         products = _catalog_from_sandbox(dataset[dealer_id])
         created = 0
         for start in range(0, len(products), 1000):
-            created += call("PUT", f"/api/v1/tenants/{SLUG}/products",
-                            json=products[start:start + 1000])["created"]
+            created += call(
+                "PUT", f"/api/v1/tenants/{SLUG}/products", json=products[start : start + 1000]
+            )["created"]
         _say(f"tenant {SLUG} (America/Chicago), location 'store', {created} products loaded")
-        install = call("PUT", f"/api/v1/tenants/{SLUG}/plugins/lightspeed_dms", json={
-            "enabled": True, "config": {
-                "web_orders_enabled": True, "web_orders_username": DMS_USER,
-                "web_orders_password": DMS_PASSWORD,
-                "threepa_enabled": True, "threepa_username": "threepa-demo",
-                "threepa_password": "threepa-pass", "dealer_id": dealer_id,
-                "threepa_base_url": threepa.base_url, "location": "store",
-                "quantity_column": "on_hand", "clear_previous_quantities": True,
-                "supplier_codes": [
-                    {"catalog": "aftermarket", "supplier_code": "TR", "brand": "Tucker Rocky",
-                     "lead_time_days": 2, "pricing": "retail"},
-                    {"catalog": "aftermarket", "supplier_code": "WPS",
-                     "brand": "Western Power Sports", "lead_time_days": 3},
-                    {"catalog": "oem", "supplier_code": "KA", "brand": "Kawasaki",
-                     "pricing": "current_active"},
-                ],
-            }})
-        _say(f"lightspeed_dms enabled; secrets shown as {install['config']['web_orders_password']!r}"
-             f" and {install['config']['threepa_password']!r}")
+        install = call(
+            "PUT",
+            f"/api/v1/tenants/{SLUG}/plugins/lightspeed_dms",
+            json={
+                "enabled": True,
+                "config": {
+                    "web_orders_enabled": True,
+                    "web_orders_username": DMS_USER,
+                    "web_orders_password": DMS_PASSWORD,
+                    "threepa_enabled": True,
+                    "threepa_username": "threepa-demo",
+                    "threepa_password": "threepa-pass",
+                    "dealer_id": dealer_id,
+                    "threepa_base_url": threepa.base_url,
+                    "location": "store",
+                    "quantity_column": "on_hand",
+                    "clear_previous_quantities": True,
+                    "supplier_codes": [
+                        {
+                            "catalog": "aftermarket",
+                            "supplier_code": "TR",
+                            "brand": "Tucker Rocky",
+                            "lead_time_days": 2,
+                            "pricing": "retail",
+                        },
+                        {
+                            "catalog": "aftermarket",
+                            "supplier_code": "WPS",
+                            "brand": "Western Power Sports",
+                            "lead_time_days": 3,
+                        },
+                        {
+                            "catalog": "oem",
+                            "supplier_code": "KA",
+                            "brand": "Kawasaki",
+                            "pricing": "current_active",
+                        },
+                    ],
+                },
+            },
+        )
+        _say(
+            f"lightspeed_dms enabled; secrets shown as {install['config']['web_orders_password']!r}"
+            f" and {install['config']['threepa_password']!r}"
+        )
         check = call("POST", f"/api/v1/tenants/{SLUG}/plugins/lightspeed_dms/test-connection")
         _say(f"test-connection: ok={check['ok']} ({check['detail']})")
 
         # -- 3PA inventory sync ---------------------------------------------------------
         _say("")
         _say("-- 3PA inventory sync (lightspeed_dms / inventory_sync)")
-        queued = call("POST", f"/api/v1/tenants/{SLUG}/plugins/lightspeed_dms/jobs/inventory_sync",
-                      json={"options": {"force": True}})
+        queued = call(
+            "POST",
+            f"/api/v1/tenants/{SLUG}/plugins/lightspeed_dms/jobs/inventory_sync",
+            json={"options": {"force": True}},
+        )
         run = _wait_run(call, queued["run_id"])
         counts = run["counts"]
-        _say(f"run {run['run_id']}: {run['state']} — " + ", ".join(
-            f"{k}={counts[k]}" for k in sorted(counts)))
+        _say(
+            f"run {run['run_id']}: {run['state']} — "
+            + ", ".join(f"{k}={counts[k]}" for k in sorted(counts))
+        )
         report = call("GET", f"/api/v1/tenants/{SLUG}/runs/{run['run_id']}/report")
         lines = report.splitlines()
         _say(f"report: {len(lines) - 1} rows; first rows:")
@@ -167,8 +230,10 @@ def run_demo(var_dir: Path, secret_key: str) -> None:
             _say(f"   {line}")
         inventory = call("GET", f"/api/v1/tenants/{SLUG}/inventory", params={"limit": 3})
         for row in inventory["items"]:
-            _say(f"   inventory {row['sku']:<18} qty={row['quantity']:<4} "
-                 f"sale_price={row['sale_price']} lead={row['lead_time_days']}d")
+            _say(
+                f"   inventory {row['sku']:<18} qty={row['quantity']:<4} "
+                f"sale_price={row['sale_price']} lead={row['lead_time_days']}d"
+            )
 
         # -- Web Orders -----------------------------------------------------------------
         _say("")
@@ -181,29 +246,68 @@ def run_demo(var_dir: Path, secret_key: str) -> None:
             total = price * qty + Decimal("9.99") + Decimal("2.10")
             number = f"W{1001 + i}"
             numbers.append(number)
-            call("POST", f"/api/v1/tenants/{SLUG}/orders", json={
-                "number": number, "placed_at": f"2026-11-20T1{i}:00:00Z", "currency": "USD",
-                "billing": {"first_name": "Jane", "last_name": f"Rider {i}",
-                            "address1": "12 Trail Rd", "city": "Austin", "state": "TX",
-                            "postal_code": "78701", "country": "US",
-                            "email": f"rider{i}@example.com"},
-                "shipping": {"first_name": "Jane", "last_name": f"Rider {i}",
-                             "address1": "12 Trail Rd", "city": "Austin", "state": "TX",
-                             "postal_code": "78701", "country": "US"},
-                "payments": [{"method": ["visa", "paypal", "american express"][i % 3],
-                              "amount": str(total), "captured": True}],
-                "lines": [{"sku": sku, "quantity": qty, "unit_price": str(price),
-                           "manufacturer": "Tucker Rocky", "description": "Demo part"}],
-                "shipping_cost": "9.99", "shipping_carrier": "UPS", "shipping_method": "GROUND",
-                "tax": "2.10", "total": str(total),
-            })
-        call("POST", f"/api/v1/tenants/{SLUG}/orders/{numbers[-1]}/cancel",
-             json={"reason": "customer canceled before download"})
-        _say(f"posted {len(numbers)} orders ({numbers[0]}…{numbers[-1]}); "
-             f"{numbers[-1]} canceled before download")
+            call(
+                "POST",
+                f"/api/v1/tenants/{SLUG}/orders",
+                json={
+                    "number": number,
+                    "placed_at": f"2026-11-20T1{i}:00:00Z",
+                    "currency": "USD",
+                    "billing": {
+                        "first_name": "Jane",
+                        "last_name": f"Rider {i}",
+                        "address1": "12 Trail Rd",
+                        "city": "Austin",
+                        "state": "TX",
+                        "postal_code": "78701",
+                        "country": "US",
+                        "email": f"rider{i}@example.com",
+                    },
+                    "shipping": {
+                        "first_name": "Jane",
+                        "last_name": f"Rider {i}",
+                        "address1": "12 Trail Rd",
+                        "city": "Austin",
+                        "state": "TX",
+                        "postal_code": "78701",
+                        "country": "US",
+                    },
+                    "payments": [
+                        {
+                            "method": ["visa", "paypal", "american express"][i % 3],
+                            "amount": str(total),
+                            "captured": True,
+                        }
+                    ],
+                    "lines": [
+                        {
+                            "sku": sku,
+                            "quantity": qty,
+                            "unit_price": str(price),
+                            "manufacturer": "Tucker Rocky",
+                            "description": "Demo part",
+                        }
+                    ],
+                    "shipping_cost": "9.99",
+                    "shipping_carrier": "UPS",
+                    "shipping_method": "GROUND",
+                    "tax": "2.10",
+                    "total": str(total),
+                },
+            )
+        call(
+            "POST",
+            f"/api/v1/tenants/{SLUG}/orders/{numbers[-1]}/cancel",
+            json={"reason": "customer canceled before download"},
+        )
+        _say(
+            f"posted {len(numbers)} orders ({numbers[0]}…{numbers[-1]}); "
+            f"{numbers[-1]} canceled before download"
+        )
         dms_url = f"{api.url}/dms/{SLUG}/LightSpeed"
-        with DmsPoller(dms_url, DMS_USER, DMS_PASSWORD, reject_rate=0.25, ship=True,
-                       seed=3) as poller:
+        with DmsPoller(
+            dms_url, DMS_USER, DMS_PASSWORD, reject_rate=0.25, ship=True, seed=3
+        ) as poller:
             _say(f"DMS poller: test connection → versions {poller.discover()}")
             reports = poller.run(0.0, max_polls=5, until_empty=True, sleep=lambda s: None)
         rejected = sorted({o for r in reports for o in r.rejected})
@@ -221,8 +325,10 @@ def run_demo(var_dir: Path, secret_key: str) -> None:
             export = next((e for e in order["exports"]), None)
             tracking = ", ".join(s["tracking_number"] for s in order["shipments"]) or "-"
             steps = " → ".join(n["message"].split(":")[0][:40] for n in order["notes"]) or "-"
-            _say(f"   {number}: status={order['status']:<9} export="
-                 f"{export['state'] if export else 'none':<12} tracking={tracking:<14} notes: {steps}")
+            _say(
+                f"   {number}: status={order['status']:<9} export="
+                f"{export['state'] if export else 'none':<12} tracking={tracking:<14} notes: {steps}"
+            )
 
         time.sleep(1.5)  # let the maintenance loop deliver the last webhooks
         by_event: dict[str, int] = {}

@@ -30,7 +30,7 @@ _HUB: Hub | None = None
 
 
 def _backoff_ms(attempt: int) -> int:
-    return int(min(2 ** attempt * 1000, 300_000))
+    return int(min(2**attempt * 1000, 300_000))
 
 
 def run_job_run(run_id: int) -> None:
@@ -51,8 +51,13 @@ def run_job_run(run_id: int) -> None:
             attempts = run.attempts if run else MAX_TRANSIENT_ATTEMPTS
         if attempts >= MAX_TRANSIENT_ATTEMPTS:
             runs.claim(hub.db, run_id, "giving-up")
-            runs.finish(hub.db, run_id, "failed", errors=[str(exc)],
-                        message=f"gave up after {attempts} attempts: {exc}")
+            runs.finish(
+                hub.db,
+                run_id,
+                "failed",
+                errors=[str(exc)],
+                message=f"gave up after {attempts} attempts: {exc}",
+            )
         else:
             _actor().send_with_options(args=(run_id,), delay=_backoff_ms(attempts))
 
@@ -137,9 +142,12 @@ def setup_jobs(hub: Hub, broker: dramatiq.Broker | None = None) -> JobSystem:
     dramatiq.set_broker(broker)
     _HUB = hub
     _ACTOR = dramatiq.actor(
-        run_job_run, actor_name="hub_run_job", queue_name="hub_runs", broker=broker,
-        max_retries=0, time_limit=hub.settings.run_time_limit_seconds * 1000,
-    )
+        actor_name="hub_run_job",
+        queue_name="hub_runs",
+        broker=broker,
+        max_retries=0,
+        time_limit=hub.settings.run_time_limit_seconds * 1000,
+    )(run_job_run)
     system = JobSystem(hub, broker)
     hub.enqueue = system.enqueue
     return system

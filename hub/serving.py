@@ -32,11 +32,18 @@ class BackgroundServer:
         self.host = host
         self.port = port or free_port()
         config = uvicorn.Config(
-            app, host=host, port=self.port, log_level="warning", lifespan="auto",
-            access_log=False, timeout_graceful_shutdown=2,
+            app,
+            host=host,
+            port=self.port,
+            log_level="warning",
+            lifespan="auto",
+            access_log=False,
+            timeout_graceful_shutdown=2,
         )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True, name=f"asgi:{self.port}")
+        self._thread = threading.Thread(
+            target=self._server.run, daemon=True, name=f"asgi:{self.port}"
+        )
 
     @property
     def url(self) -> str:

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "SettingsError", "get_settings", "load_settings", "demo_secret_key"]
+__all__ = ["Settings", "SettingsError", "demo_secret_key", "get_settings", "load_settings"]
 
 MIN_KEY_LENGTH = 32
 

@@ -36,9 +36,21 @@ def redis_server() -> Iterator[str]:
     port = free_port()
     workdir = tempfile.mkdtemp(prefix="hub-redis-")
     proc = subprocess.Popen(
-        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", workdir],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            exe,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            workdir,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     import redis
 
@@ -85,14 +97,37 @@ def postgres_server() -> Iterator[str]:
         user = "postgres" if _user_exists("postgres") else "nobody"
         shutil.chown(datadir, user=user)
         run_as = ["runuser", "-u", user, "--"]
-    subprocess.run([*run_as, str(initdb), "-D", datadir, "-U", "hub", "--auth=trust", "-E", "UTF8"],
-                   check=True, stdout=subprocess.DEVNULL, env=env)
+    subprocess.run(
+        [*run_as, str(initdb), "-D", datadir, "-U", "hub", "--auth=trust", "-E", "UTF8"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        env=env,
+    )
     sockdir = datadir
     proc = subprocess.Popen(
-        [*run_as, str(PG_BIN / "postgres"), "-D", datadir, "-p", str(port), "-h", "127.0.0.1",
-         "-k", sockdir, "-c", "fsync=off", "-c", "synchronous_commit=off",
-         "-c", "full_page_writes=off", "-c", "max_connections=200"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+        [
+            *run_as,
+            str(PG_BIN / "postgres"),
+            "-D",
+            datadir,
+            "-p",
+            str(port),
+            "-h",
+            "127.0.0.1",
+            "-k",
+            sockdir,
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+            "-c",
+            "max_connections=200",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
     )
     import psycopg
 

@@ -12,8 +12,13 @@ __all__ = ["record"]
 
 
 def record(
-    session: Session, *, actor: str, action: str, tenant_id: int | None = None,
-    target: str = "", details: dict[str, Any] | None = None,
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    tenant_id: int | None = None,
+    target: str = "",
+    details: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Append an audit event in the caller's transaction."""
     event = AuditEvent(

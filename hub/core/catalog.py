@@ -111,22 +111,29 @@ def upsert_products(session: Session, tenant_id: int, items: Sequence[ProductIn]
             updated += 1
         session.add(product)
     session.flush()
-    ids = [p.id for p in session.exec(
-        select(Product).where(Product.tenant_id == tenant_id, col(Product.sku).in_(by_sku))
-    )]
+    ids = [
+        p.id
+        for p in session.exec(
+            select(Product).where(Product.tenant_id == tenant_id, col(Product.sku).in_(by_sku))
+        )
+    ]
     return {"created": created, "updated": updated, "product_ids": ids}
 
 
 def product_inventory(session: Session, product_id: int) -> list[tuple[InventoryLevel, Location]]:
-    return list(session.exec(
-        select(InventoryLevel, Location)
-        .join(Location, col(Location.id) == col(InventoryLevel.location_id))
-        .where(InventoryLevel.product_id == product_id)
-        .order_by(col(Location.code))
-    ).all())
+    return list(
+        session.exec(
+            select(InventoryLevel, Location)
+            .join(Location, col(Location.id) == col(InventoryLevel.location_id))
+            .where(InventoryLevel.product_id == product_id)
+            .order_by(col(Location.code))
+        ).all()
+    )
 
 
 def count_products(session: Session, tenant_id: int) -> int:
-    return int(session.exec(
-        select(func.count()).select_from(Product).where(Product.tenant_id == tenant_id)
-    ).one())
+    return int(
+        session.exec(
+            select(func.count()).select_from(Product).where(Product.tenant_id == tenant_id)
+        ).one()
+    )

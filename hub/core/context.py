@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -36,8 +36,15 @@ class TransientJobError(RuntimeError):
 class PluginContext:
     """One install of one plugin for one tenant."""
 
-    def __init__(self, hub: Hub, tenant: TenantInfo, install_id: int, plugin_id: str,
-                 config: BaseModel, enabled: bool = True) -> None:
+    def __init__(
+        self,
+        hub: Hub,
+        tenant: TenantInfo,
+        install_id: int,
+        plugin_id: str,
+        config: BaseModel,
+        enabled: bool = True,
+    ) -> None:
         self._hub = hub
         self.tenant = tenant
         self.install_id = install_id
@@ -57,13 +64,21 @@ class PluginContext:
 
     def location_codes(self) -> list[str]:
         with self._hub.db.read() as session:
-            return [loc.code for loc in session.exec(
-                select(Location).where(Location.tenant_id == self.tenant.id)
-                .order_by(col(Location.code))
-            )]
+            return [
+                loc.code
+                for loc in session.exec(
+                    select(Location)
+                    .where(Location.tenant_id == self.tenant.id)
+                    .order_by(col(Location.code))
+                )
+            ]
 
     def apply_inventory(
-        self, records: Sequence[InventoryRecord], *, rule: MatchRule, location_code: str,
+        self,
+        records: Sequence[InventoryRecord],
+        *,
+        rule: MatchRule,
+        location_code: str,
         clear: Sequence[ClearScope] = (),
     ) -> ApplyResult:
         """Apply quantities (one transaction) and raise ``inventory.changed`` per changed
@@ -73,23 +88,40 @@ class PluginContext:
             if location is None or location.id is None:
                 raise NotFound(f"location {location_code!r} does not exist")
             result = apply_inventory(
-                session, tenant_id=self.tenant.id, install_id=self.install_id,
-                location_id=location.id, records=records, rule=rule, clear=clear,
+                session,
+                tenant_id=self.tenant.id,
+                install_id=self.install_id,
+                location_id=location.id,
+                records=records,
+                rule=rule,
+                clear=clear,
             )
             changed = sorted(result.changed_product_ids)
             for start in range(0, len(changed), EVENT_BATCH):
-                chunk = changed[start:start + EVENT_BATCH]
+                chunk = changed[start : start + EVENT_BATCH]
                 skus = list(session.exec(select(Product.sku).where(col(Product.id).in_(chunk))))
-                webhooks.emit(session, self.tenant.id, "inventory.changed", {
-                    "location": location_code, "source": self.plugin_id, "skus": sorted(skus),
-                })
+                webhooks.emit(
+                    session,
+                    self.tenant.id,
+                    "inventory.changed",
+                    {
+                        "location": location_code,
+                        "source": self.plugin_id,
+                        "skus": sorted(skus),
+                    },
+                )
         return result
 
     def products_by_sku(self, skus: Sequence[str]) -> dict[str, Product]:
         with self._hub.db.read() as session:
-            return {p.sku: p for p in session.exec(
-                select(Product).where(Product.tenant_id == self.tenant.id, col(Product.sku).in_(skus))
-            )}
+            return {
+                p.sku: p
+                for p in session.exec(
+                    select(Product).where(
+                        Product.tenant_id == self.tenant.id, col(Product.sku).in_(skus)
+                    )
+                )
+            }
 
     # -- orders ------------------------------------------------------------------------
 
@@ -106,16 +138,21 @@ class PluginContext:
     def offer_orders(self, limit: int = 30) -> list[OrderView]:
         """Orders this install still has to take, oldest first (see :mod:`hub.core.exports`)."""
         with self._hub.db.session() as session:
-            return [orders.order_view(session, order)
-                    for _, order in exports.offer(session, self.install_id, limit)]
+            return [
+                orders.order_view(session, order)
+                for _, order in exports.offer(session, self.install_id, limit)
+            ]
 
     def pending_cancellations(self) -> list[OrderView]:
         with self._hub.db.read() as session:
-            return [orders.order_view(session, order)
-                    for _, order in exports.pending_cancellations(session, self.install_id)]
+            return [
+                orders.order_view(session, order)
+                for _, order in exports.pending_cancellations(session, self.install_id)
+            ]
 
-    def acknowledge_export(self, number: str, *, notes: Sequence[tuple[str, str]] = (),
-                           external_ref: str = "") -> bool:
+    def acknowledge_export(
+        self, number: str, *, notes: Sequence[tuple[str, str]] = (), external_ref: str = ""
+    ) -> bool:
         """The vendor took the order (notes are recorded with it); idempotent."""
         with self._hub.db.session() as session:
             order = self._order(session, number)
@@ -123,8 +160,9 @@ class PluginContext:
                 orders.add_note(session, order, message, source=self.plugin_id, code=code)
             return exports.acknowledge(session, order, self.install_id, external_ref=external_ref)
 
-    def reject_export(self, number: str, message: str, *,
-                      notes: Sequence[tuple[str, str]] = ()) -> bool:
+    def reject_export(
+        self, number: str, message: str, *, notes: Sequence[tuple[str, str]] = ()
+    ) -> bool:
         with self._hub.db.session() as session:
             order = self._order(session, number)
             for code, note in notes:
@@ -141,13 +179,15 @@ class PluginContext:
 
     def acknowledge_cancellation(self, number: str) -> bool:
         with self._hub.db.session() as session:
-            return exports.acknowledge_cancellation(session, self._order(session, number),
-                                                    self.install_id)
+            return exports.acknowledge_cancellation(
+                session, self._order(session, number), self.install_id
+            )
 
     def cancel_order(self, number: str, reason: str) -> bool:
         with self._hub.db.session() as session:
-            return orders.cancel_order(session, self._order(session, number), reason,
-                                       source=self.plugin_id)
+            return orders.cancel_order(
+                session, self._order(session, number), reason, source=self.plugin_id
+            )
 
     def add_order_note(self, number: str, message: str, code: str = "") -> None:
         with self._hub.db.session() as session:
@@ -168,12 +208,25 @@ class PluginContext:
             orders.add_note(session, order, note, source=self.plugin_id)
             orders.touch(session, order, f"{self.plugin_id}: line canceled")
 
-    def record_shipment(self, number: str, *, carrier: str, method: str, tracking_number: str,
-                        items: list[tuple[int, int]], shipped_at: datetime | None = None) -> bool:
+    def record_shipment(
+        self,
+        number: str,
+        *,
+        carrier: str,
+        method: str,
+        tracking_number: str,
+        items: list[tuple[int, int]],
+        shipped_at: datetime | None = None,
+    ) -> bool:
         with self._hub.db.session() as session:
             return orders.record_shipment(
-                session, self._order(session, number), carrier=carrier, method=method,
-                tracking_number=tracking_number, items=items, shipped_at=shipped_at,
+                session,
+                self._order(session, number),
+                carrier=carrier,
+                method=method,
+                tracking_number=tracking_number,
+                items=items,
+                shipped_at=shipped_at,
                 source=self.plugin_id,
             )
 
@@ -191,7 +244,9 @@ class PluginContext:
         with self._hub.db.session() as session:
             state.set_cursor(session, self.install_id, name, value)
 
-    def bind(self, kind: str, hub_id: int, vendor_id: str, data: dict[str, Any] | None = None) -> None:
+    def bind(
+        self, kind: str, hub_id: int, vendor_id: str, data: dict[str, Any] | None = None
+    ) -> None:
         with self._hub.db.session() as session:
             state.bind(session, self.install_id, kind, hub_id, vendor_id, data)
 
@@ -226,9 +281,19 @@ class RunProgress:
 class JobContext(PluginContext):
     """A :class:`PluginContext` inside one run: progress, counts, errors and the report."""
 
-    def __init__(self, hub: Hub, tenant: TenantInfo, install_id: int, plugin_id: str,
-                 config: BaseModel, *, run_id: int, job: str, options: dict[str, Any],
-                 trigger: str) -> None:
+    def __init__(
+        self,
+        hub: Hub,
+        tenant: TenantInfo,
+        install_id: int,
+        plugin_id: str,
+        config: BaseModel,
+        *,
+        run_id: int,
+        job: str,
+        options: dict[str, Any],
+        trigger: str,
+    ) -> None:
         super().__init__(hub, tenant, install_id, plugin_id, config)
         self.run_id = run_id
         self.job = job

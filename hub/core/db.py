@@ -97,7 +97,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 def _sqlite_begin_immediate_if_asked(conn: Any) -> None:
     # BEGIN IMMEDIATE takes the write lock up front, so two writers queue on busy_timeout
     # instead of failing on a lock upgrade mid-transaction.
-    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("hub_read_only") else "BEGIN IMMEDIATE")
+    conn.exec_driver_sql(
+        "BEGIN" if conn.get_execution_options().get("hub_read_only") else "BEGIN IMMEDIATE"
+    )
 
 
 def alembic_config(url: str) -> Any:

@@ -77,7 +77,9 @@ def offer(session: Session, install_id: int, limit: int = 30) -> list[tuple[Orde
         session.execute(
             update(OrderExport)
             .where(col(OrderExport.id).in_(ids), col(OrderExport.state).in_(OPEN_STATES))
-            .values(state="offered", offered_at=now, attempts=OrderExport.attempts + 1, updated_at=now)
+            .values(
+                state="offered", offered_at=now, attempts=OrderExport.attempts + 1, updated_at=now
+            )
         )
     return list(rows)
 
@@ -111,8 +113,12 @@ def acknowledge(
     """The vendor took the order. Idempotent: returns False when it was acknowledged already."""
     export = _export_for(session, order, install_id)
     changed = _transition(
-        session, export, "acknowledged", ("pending", "offered", "rejected", "failed"),
-        acknowledged_at=utcnow(), external_ref=external_ref or export.external_ref,
+        session,
+        export,
+        "acknowledged",
+        ("pending", "offered", "rejected", "failed"),
+        acknowledged_at=utcnow(),
+        external_ref=external_ref or export.external_ref,
         message=message,
     )
     if changed:
@@ -161,28 +167,36 @@ def retry(session: Session, order: Order, plugin_id: str, *, actor: str = "") ->
             f"the {plugin_id} export of order {order.number!r} is {export.state}; "
             "only a rejected or failed export can be retried"
         )
-    add_note(session, order, f"{plugin_id} export put back to pending" + (f" by {actor}" if actor else ""))
+    add_note(
+        session,
+        order,
+        f"{plugin_id} export put back to pending" + (f" by {actor}" if actor else ""),
+    )
     touch(session, order, f"{plugin_id}: retry")
     return export
 
 
-def pending_cancellations(session: Session, install_id: int, limit: int = 100) -> list[tuple[OrderExport, Order]]:
+def pending_cancellations(
+    session: Session, install_id: int, limit: int = 100
+) -> list[tuple[OrderExport, Order]]:
     """Orders canceled after the vendor downloaded them, whose cancellation it has not yet
     acknowledged."""
-    return list(session.exec(
-        select(OrderExport, Order)
-        .join(Order, col(Order.id) == col(OrderExport.order_id))
-        .where(OrderExport.install_id == install_id, OrderExport.cancel_state == "pending")
-        .order_by(col(Order.canceled_at), col(Order.id))
-        .limit(limit)
-    ).all())
+    return list(
+        session.exec(
+            select(OrderExport, Order)
+            .join(Order, col(Order.id) == col(OrderExport.order_id))
+            .where(OrderExport.install_id == install_id, OrderExport.cancel_state == "pending")
+            .order_by(col(Order.canceled_at), col(Order.id))
+            .limit(limit)
+        ).all()
+    )
 
 
 def acknowledge_cancellation(session: Session, order: Order, install_id: int) -> bool:
     export = _export_for(session, order, install_id)
     result = session.execute(
         update(OrderExport)
-        .where(col(OrderExport.id) == export.id, OrderExport.cancel_state == "pending")
+        .where(col(OrderExport.id) == export.id, col(OrderExport.cancel_state) == "pending")
         .values(cancel_state="acknowledged", updated_at=utcnow())
     )
     changed = bool(result.rowcount)  # type: ignore[attr-defined]

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from hub.core import audit, exports, installs, orders, runs
 from hub.core.context import JobContext, PluginContext, TransientJobError
@@ -37,8 +37,13 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 class Hub:
     """Everything a process of the hub needs, built from the settings."""
 
-    def __init__(self, settings: Settings, *, db: Database | None = None,
-                 plugins: PluginManager | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        db: Database | None = None,
+        plugins: PluginManager | None = None,
+    ) -> None:
         self.settings = settings
         self.db = db or Database(settings.effective_database_url)
         self.box = SecretBox(settings.secret_keys)
@@ -57,18 +62,27 @@ class Hub:
 
     # -- installs -------------------------------------------------------------------------
 
-    def context(self, install: PluginInstall, *, config: BaseModel | None = None,
-                tenant: TenantInfo | None = None) -> PluginContext:
+    def context(
+        self,
+        install: PluginInstall,
+        *,
+        config: BaseModel | None = None,
+        tenant: TenantInfo | None = None,
+    ) -> PluginContext:
         manifest = self.plugins.manifest(install.plugin_id)
         assert install.id is not None
         return PluginContext(
-            self, tenant or self.tenant_info(install.tenant_id), install.id, install.plugin_id,
+            self,
+            tenant or self.tenant_info(install.tenant_id),
+            install.id,
+            install.plugin_id,
             config if config is not None else installs.config_model_of(manifest, install, self.box),
             enabled=install.enabled,
         )
 
-    def configure_install(self, tenant_id: int, plugin_id: str, *, enabled: bool,
-                          config: dict[str, Any], actor: str) -> PluginInstall:
+    def configure_install(
+        self, tenant_id: int, plugin_id: str, *, enabled: bool, config: dict[str, Any], actor: str
+    ) -> PluginInstall:
         """Validate and store an install's config (422 naming the fields), audited."""
         manifest = self.plugins.manifest(plugin_id)
         with self.db.read() as session:
@@ -78,15 +92,23 @@ class Hub:
         ctx = self.context(probe, config=model)
         problems = self.plugins.validate_config(ctx)
         if problems:
-            raise Invalid(f"the {plugin_id} config is not valid",
-                          fields={f"config.{p.field}": p.message for p in problems})
+            raise Invalid(
+                f"the {plugin_id} config is not valid",
+                fields={f"config.{p.field}": p.message for p in problems},
+            )
         with self.db.session() as session:
             current = installs.get_install(session, tenant_id, plugin_id)
             install, changed = installs.save_install(
                 session, self.box, manifest, tenant_id, current, enabled, model
             )
-            audit.record(session, actor=actor, action="install.configured", tenant_id=tenant_id,
-                         target=plugin_id, details={"changed": changed, "enabled": enabled})
+            audit.record(
+                session,
+                actor=actor,
+                action="install.configured",
+                tenant_id=tenant_id,
+                target=plugin_id,
+                details={"changed": changed, "enabled": enabled},
+            )
         return install
 
     def install_view(self, tenant_id: int, plugin_id: str) -> dict[str, Any]:
@@ -119,15 +141,29 @@ class Hub:
             log.exception("test-connection of %s failed", plugin_id)
             result = ConnectionResult(False, f"the connection test failed ({type(exc).__name__})")
         with self.db.session() as session:
-            audit.record(session, actor=actor, action="install.test_connection",
-                         tenant_id=tenant_id, target=plugin_id, details={"ok": result.ok})
+            audit.record(
+                session,
+                actor=actor,
+                action="install.test_connection",
+                tenant_id=tenant_id,
+                target=plugin_id,
+                details={"ok": result.ok},
+            )
         return result
 
     # -- jobs -----------------------------------------------------------------------------
 
-    def queue_job(self, tenant_id: int, plugin_id: str, job: str, *,
-                  options: dict[str, Any] | None = None, trigger: str = "manual",
-                  actor: str = "", slot_key: str | None = None) -> JobRun:
+    def queue_job(
+        self,
+        tenant_id: int,
+        plugin_id: str,
+        job: str,
+        *,
+        options: dict[str, Any] | None = None,
+        trigger: str = "manual",
+        actor: str = "",
+        slot_key: str | None = None,
+    ) -> JobRun:
         """Queue a run now (the row first, then the message). 409 with the reason when the
         job cannot run."""
         options = dict(options or {})
@@ -144,15 +180,28 @@ class Hub:
         if reason:
             raise Refused(reason)
         assert install.id is not None
-        run = runs.create_run(self.db, tenant_id=tenant_id, install_id=install.id,
-                              plugin_id=plugin_id, job=job, trigger=trigger, options=options,
-                              slot_key=slot_key)
+        run = runs.create_run(
+            self.db,
+            tenant_id=tenant_id,
+            install_id=install.id,
+            plugin_id=plugin_id,
+            job=job,
+            trigger=trigger,
+            options=options,
+            slot_key=slot_key,
+        )
         if run is None:
             raise Refused("this slot was queued already")
         if actor:
             with self.db.session() as session:
-                audit.record(session, actor=actor, action="run.queued", tenant_id=tenant_id,
-                             target=f"{plugin_id}/{job}", details={"run_id": run.id, "options": options})
+                audit.record(
+                    session,
+                    actor=actor,
+                    action="run.queued",
+                    tenant_id=tenant_id,
+                    target=f"{plugin_id}/{job}",
+                    details={"run_id": run.id, "options": options},
+                )
         assert run.id is not None
         self.enqueue(run.id)
         return run
@@ -176,9 +225,17 @@ class Hub:
                 install = session.get(PluginInstall, run.install_id)
                 assert install is not None
             base = self.context(install)
-            ctx = JobContext(self, base.tenant, base.install_id, base.plugin_id, base.config,
-                             run_id=run.id, job=run.job, options=dict(run.options),
-                             trigger=run.trigger)
+            ctx = JobContext(
+                self,
+                base.tenant,
+                base.install_id,
+                base.plugin_id,
+                base.config,
+                run_id=run.id,
+                job=run.job,
+                options=dict(run.options),
+                trigger=run.trigger,
+            )
             beat = threading.Thread(target=self._heartbeat, args=(ctx, stop), daemon=True)
             beat.start()
             skip = self._disabled_day(ctx)
@@ -190,19 +247,32 @@ class Hub:
                 return "skipped"
             self.plugins.run_job(ctx)
             final = ctx.state or ("partial" if ctx.errors else "succeeded")
-            runs.finish(self.db, run.id, final, counts=ctx.counts, errors=ctx.errors,
-                        message=ctx.message, report=ctx.report)
+            runs.finish(
+                self.db,
+                run.id,
+                final,
+                counts=ctx.counts,
+                errors=ctx.errors,
+                message=ctx.message,
+                report=ctx.report,
+            )
             return final
         except TransientJobError as exc:
             runs.requeue(self.db, run.id, f"retrying: {exc}")
             raise
-        except BaseException as exc:  # noqa: BLE001  (time limits arrive as BaseException)
+        except BaseException as exc:
             log.exception("run %s failed", run_id)
             errors = list(ctx.errors) if ctx else []
             errors.append(f"{type(exc).__name__}: {exc}")
-            runs.finish(self.db, run.id, "failed", counts=ctx.counts if ctx else {},
-                        errors=errors, message=str(exc)[:1000] or type(exc).__name__,
-                        report=ctx.report if ctx else None)
+            runs.finish(
+                self.db,
+                run.id,
+                "failed",
+                counts=ctx.counts if ctx else {},
+                errors=errors,
+                message=str(exc)[:1000] or type(exc).__name__,
+                report=ctx.report if ctx else None,
+            )
             if not isinstance(exc, Exception):
                 raise
             return "failed"
@@ -212,8 +282,13 @@ class Hub:
     def _heartbeat(self, ctx: JobContext, stop: threading.Event) -> None:
         while not stop.wait(self.settings.run_heartbeat_seconds):
             try:
-                runs.heartbeat(self.db, ctx.run_id, done=ctx.progress.done,
-                               total=ctx.progress.total, counts=dict(ctx.counts))
+                runs.heartbeat(
+                    self.db,
+                    ctx.run_id,
+                    done=ctx.progress.done,
+                    total=ctx.progress.total,
+                    counts=dict(ctx.counts),
+                )
             except Exception:  # the next beat tries again
                 log.warning("heartbeat of run %s failed", ctx.run_id, exc_info=True)
 
@@ -232,18 +307,24 @@ class Hub:
 
     # -- orders ---------------------------------------------------------------------------
 
-    def intake_order(self, tenant_id: int, body: orders.OrderIn, *,
-                     source: str = "api") -> tuple[OrderView, bool]:
+    def intake_order(
+        self, tenant_id: int, body: orders.OrderIn, *, source: str = "api"
+    ) -> tuple[OrderView, bool]:
         """Store an order (idempotent by number) and open an export for every enabled
         install that exports it; raises ``order.updated``."""
         with self.db.read() as session:
-            candidates = list(session.exec(
-                select(PluginInstall).where(PluginInstall.tenant_id == tenant_id,
-                                            PluginInstall.enabled == True)  # noqa: E712
-            ))
+            candidates = list(
+                session.exec(
+                    select(PluginInstall).where(
+                        PluginInstall.tenant_id == tenant_id, col(PluginInstall.enabled)
+                    )
+                )
+            )
         exporters = [
-            i for i in candidates
-            if self._known(i.plugin_id) and i.plugin_id != source
+            i
+            for i in candidates
+            if self._known(i.plugin_id)
+            and i.plugin_id != source
             and Capability.ORDER_EXPORT in self.plugins.manifest(i.plugin_id).capabilities
         ]
         tenant = self.tenant_info(tenant_id)
@@ -274,16 +355,30 @@ class Hub:
         with self.db.session() as session:
             order = orders.find_order(session, tenant_id, number)
             orders.cancel_order(session, order, reason)
-            audit.record(session, actor=actor, action="order.canceled", tenant_id=tenant_id,
-                         target=number, details={"reason": reason})
+            audit.record(
+                session,
+                actor=actor,
+                action="order.canceled",
+                tenant_id=tenant_id,
+                target=number,
+                details={"reason": reason},
+            )
             return orders.order_detail(session, order)
 
-    def retry_export(self, tenant_id: int, number: str, plugin_id: str, actor: str) -> dict[str, Any]:
+    def retry_export(
+        self, tenant_id: int, number: str, plugin_id: str, actor: str
+    ) -> dict[str, Any]:
         with self.db.session() as session:
             order = orders.find_order(session, tenant_id, number)
             exports.retry(session, order, plugin_id, actor=actor)
-            audit.record(session, actor=actor, action="order.export_retried",
-                         tenant_id=tenant_id, target=number, details={"plugin_id": plugin_id})
+            audit.record(
+                session,
+                actor=actor,
+                action="order.export_retried",
+                tenant_id=tenant_id,
+                target=number,
+                details={"plugin_id": plugin_id},
+            )
             return orders.order_detail(session, order)
 
     def session(self) -> Any:

@@ -63,7 +63,9 @@ def _stored_secrets(install: PluginInstall | None, box: SecretBox) -> dict[str, 
 
 
 def merged_config(
-    manifest: PluginManifest, install: PluginInstall | None, incoming: dict[str, Any],
+    manifest: PluginManifest,
+    install: PluginInstall | None,
+    incoming: dict[str, Any],
     box: SecretBox,
 ) -> dict[str, Any]:
     """The incoming config with left-out (or masked) secrets taken from the stored ones."""
@@ -91,7 +93,9 @@ def config_model_of(
 
 
 def parse_config(
-    manifest: PluginManifest, install: PluginInstall | None, incoming: dict[str, Any],
+    manifest: PluginManifest,
+    install: PluginInstall | None,
+    incoming: dict[str, Any],
     box: SecretBox,
 ) -> BaseModel:
     """Validate an incoming config against the plugin's model (422 naming the fields)."""
@@ -105,8 +109,13 @@ def parse_config(
 
 
 def save_install(
-    session: Session, box: SecretBox, manifest: PluginManifest, tenant_id: int,
-    install: PluginInstall | None, enabled: bool, config: BaseModel,
+    session: Session,
+    box: SecretBox,
+    manifest: PluginManifest,
+    tenant_id: int,
+    install: PluginInstall | None,
+    enabled: bool,
+    config: BaseModel,
 ) -> tuple[PluginInstall, list[str]]:
     """Store a validated config; returns the install and the names of the fields changed
     (secret fields are named, their values never recorded)."""

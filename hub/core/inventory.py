@@ -48,7 +48,8 @@ __all__ = ["apply_inventory"]
 
 _tmp_meta = MetaData()
 _tmp_in = Table(
-    "hub_apply_in", _tmp_meta,
+    "hub_apply_in",
+    _tmp_meta,
     Column("seq", Integer, primary_key=True),
     Column("match_key", String),
     Column("catalog", String),
@@ -203,47 +204,73 @@ def apply_inventory(
     for seq, record in enumerate(records):
         match = by_seq.get(seq)
         if match is None:
-            result.outcomes.append(RecordOutcome(
-                ApplyOutcome.UNMATCHED, record.ref, record.key, None, None, None, record.sale_price
-            ))
+            result.outcomes.append(
+                RecordOutcome(
+                    ApplyOutcome.UNMATCHED,
+                    record.ref,
+                    record.key,
+                    None,
+                    None,
+                    None,
+                    record.sale_price,
+                )
+            )
             continue
         _, _n, ok, sku, old_qty, old_price, old_lead = match
         if not ok:
-            result.outcomes.append(RecordOutcome(
-                ApplyOutcome.AMBIGUOUS, record.ref, record.key, None if _n > 1 else sku,
-                old_qty, None, record.sale_price,
-            ))
+            result.outcomes.append(
+                RecordOutcome(
+                    ApplyOutcome.AMBIGUOUS,
+                    record.ref,
+                    record.key,
+                    None if _n > 1 else sku,
+                    old_qty,
+                    None,
+                    record.sale_price,
+                )
+            )
             continue
         changed = (
             old_qty is None
             or old_qty != record.quantity
-            or (record.sale_price is not None and (
-                old_price is None or money(old_price) != money(record.sale_price)))
+            or (
+                record.sale_price is not None
+                and (old_price is None or money(old_price) != money(record.sale_price))
+            )
             or (record.lead_time_days is not None and old_lead != record.lead_time_days)
         )
         outcome = ApplyOutcome.UPDATED if changed else ApplyOutcome.UNCHANGED
         if changed:
             result.changed_product_ids.add(product_ids_by_seq[seq])
-        result.outcomes.append(RecordOutcome(
-            outcome, record.ref, record.key, sku, old_qty, record.quantity, record.sale_price
-        ))
+        result.outcomes.append(
+            RecordOutcome(
+                outcome, record.ref, record.key, sku, old_qty, record.quantity, record.sale_price
+            )
+        )
 
     # 4. clear what the batch did not report, per scope. Every candidate of an ambiguous
     # record counts as reported (hub_apply_match holds only the first of them).
     ambiguous_ids: list[int] = []
     if clear:
-        ambiguous_ids = [int(pid) for (pid,) in conn.execute(
-            text(
-                "SELECT DISTINCT p.id FROM hub_apply_match m JOIN hub_apply_in i ON i.seq = m.seq "
-                f"JOIN products p ON p.tenant_id = :t AND {_MATCH_SQL[rule]} WHERE m.n > 1"
-            ),
-            params,
-        ).all()]
+        ambiguous_ids = [
+            int(pid)
+            for (pid,) in conn.execute(
+                text(
+                    "SELECT DISTINCT p.id FROM hub_apply_match m JOIN hub_apply_in i ON i.seq = m.seq "
+                    f"JOIN products p ON p.tenant_id = :t AND {_MATCH_SQL[rule]} WHERE m.n > 1"
+                ),
+                params,
+            ).all()
+        ]
     for scope in clear:
-        where = ["l.install_id = :inst", "l.location_id = :loc", "l.quantity <> 0",
-                 "p.tenant_id = :t",
-                 "l.product_id NOT IN (SELECT product_id FROM hub_apply_match "
-                 "WHERE product_id IS NOT NULL)"]
+        where = [
+            "l.install_id = :inst",
+            "l.location_id = :loc",
+            "l.quantity <> 0",
+            "p.tenant_id = :t",
+            "l.product_id NOT IN (SELECT product_id FROM hub_apply_match "
+            "WHERE product_id IS NOT NULL)",
+        ]
         scope_params: dict[str, Any] = dict(params)
         if ambiguous_ids:
             where.append("l.product_id NOT IN :ambiguous")
@@ -275,9 +302,9 @@ def apply_inventory(
         )
         for _level_id, product_id, sku, old_qty in cleared:
             result.changed_product_ids.add(product_id)
-            result.outcomes.append(RecordOutcome(
-                ApplyOutcome.CLEARED, sku, sku, sku, old_qty, 0, None
-            ))
+            result.outcomes.append(
+                RecordOutcome(ApplyOutcome.CLEARED, sku, sku, sku, old_qty, 0, None)
+            )
     return result
 
 

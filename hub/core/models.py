@@ -225,7 +225,9 @@ class Shipment(SQLModel, table=True):
     method: str = Field(default="", max_length=64)
     tracking_number: str = Field(default="", max_length=128)
     shipped_at: datetime = _ts()
-    items: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    items: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
     dedupe_key: str = Field(max_length=64)
     source: str = Field(default="", max_length=64)
     created_at: datetime = _ts()

@@ -8,7 +8,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 from sqlmodel import Session, col, select
 
 from hub.core import webhooks
@@ -94,7 +101,9 @@ class OrderIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    number: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
+    number: Annotated[
+        str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+    ]
     placed_at: datetime
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "USD"
     customer_id: Annotated[str, StringConstraints(max_length=64)] = ""
@@ -166,31 +175,50 @@ def store_order(session: Session, tenant_id: int, body: OrderIn) -> tuple[Order,
         )
     }
     order = Order(
-        tenant_id=tenant_id, number=body.number, channel=body.channel, placed_at=body.placed_at,
-        currency=body.currency, customer_id=body.customer_id,
-        billing=body.billing.model_dump(), shipping=body.shipping.model_dump(),
+        tenant_id=tenant_id,
+        number=body.number,
+        channel=body.channel,
+        placed_at=body.placed_at,
+        currency=body.currency,
+        customer_id=body.customer_id,
+        billing=body.billing.model_dump(),
+        shipping=body.shipping.model_dump(),
         payments=[p.model_dump(mode="json") for p in body.payments],
-        shipping_cost=body.shipping_cost, shipping_carrier=body.shipping_carrier,
-        shipping_method=body.shipping_method, tax=body.tax, total=body.total,
-        comment=body.comment, body_hash=digest,
+        shipping_cost=body.shipping_cost,
+        shipping_carrier=body.shipping_carrier,
+        shipping_method=body.shipping_method,
+        tax=body.tax,
+        total=body.total,
+        comment=body.comment,
+        body_hash=digest,
     )
     session.add(order)
     session.flush()
     assert order.id is not None
     for no, line in enumerate(body.lines, start=1):
-        session.add(OrderLine(
-            order_id=order.id, line_no=no, sku=line.sku, product_id=products.get(line.sku),
-            quantity=line.quantity, unit_price=line.unit_price, manufacturer=line.manufacturer,
-            description=line.description, location_code=line.location,
-        ))
+        session.add(
+            OrderLine(
+                order_id=order.id,
+                line_no=no,
+                sku=line.sku,
+                product_id=products.get(line.sku),
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                manufacturer=line.manufacturer,
+                description=line.description,
+                location_code=line.location,
+            )
+        )
     session.flush()
     return order, True
 
 
 def order_lines(session: Session, order_id: int) -> list[OrderLine]:
-    return list(session.exec(
-        select(OrderLine).where(OrderLine.order_id == order_id).order_by(col(OrderLine.line_no))
-    ))
+    return list(
+        session.exec(
+            select(OrderLine).where(OrderLine.order_id == order_id).order_by(col(OrderLine.line_no))
+        )
+    )
 
 
 def order_view(session: Session, order: Order) -> OrderView:
@@ -204,10 +232,16 @@ def order_view(session: Session, order: Order) -> OrderView:
     ).all()
     lines = tuple(
         OrderLineView(
-            id=line.id or 0, line_no=line.line_no, sku=line.sku, quantity=line.quantity,
-            canceled_quantity=line.canceled_quantity, shipped_quantity=line.shipped_quantity,
-            unit_price=money(line.unit_price), manufacturer=line.manufacturer,
-            description=line.description, product_id=line.product_id,
+            id=line.id or 0,
+            line_no=line.line_no,
+            sku=line.sku,
+            quantity=line.quantity,
+            canceled_quantity=line.canceled_quantity,
+            shipped_quantity=line.shipped_quantity,
+            unit_price=money(line.unit_price),
+            manufacturer=line.manufacturer,
+            description=line.description,
+            product_id=line.product_id,
             catalog=product.catalog if product else None,
             brand=product.brand if product else None,
             part_number=(product.part_number or product.sku) if product else None,
@@ -215,17 +249,31 @@ def order_view(session: Session, order: Order) -> OrderView:
         for line, product in rows
     )
     return OrderView(
-        id=order.id, number=order.number, status=order.status, channel=order.channel,
-        placed_at=order.placed_at, currency=order.currency, customer_id=order.customer_id,
-        billing=dict(order.billing), shipping=dict(order.shipping),
-        payments=list(order.payments), shipping_cost=money(order.shipping_cost),
-        shipping_carrier=order.shipping_carrier, shipping_method=order.shipping_method,
-        tax=money(order.tax), total=money(order.total), comment=order.comment, lines=lines,
-        canceled_at=order.canceled_at, cancel_reason=order.cancel_reason,
+        id=order.id,
+        number=order.number,
+        status=order.status,
+        channel=order.channel,
+        placed_at=order.placed_at,
+        currency=order.currency,
+        customer_id=order.customer_id,
+        billing=dict(order.billing),
+        shipping=dict(order.shipping),
+        payments=list(order.payments),
+        shipping_cost=money(order.shipping_cost),
+        shipping_carrier=order.shipping_carrier,
+        shipping_method=order.shipping_method,
+        tax=money(order.tax),
+        total=money(order.total),
+        comment=order.comment,
+        lines=lines,
+        canceled_at=order.canceled_at,
+        cancel_reason=order.cancel_reason,
     )
 
 
-def add_note(session: Session, order: Order, message: str, *, source: str = "hub", code: str = "") -> OrderNote:
+def add_note(
+    session: Session, order: Order, message: str, *, source: str = "hub", code: str = ""
+) -> OrderNote:
     assert order.id is not None
     note = OrderNote(order_id=order.id, source=source, code=code, message=message)
     session.add(note)
@@ -237,9 +285,16 @@ def touch(session: Session, order: Order, reason: str) -> None:
     order.updated_at = utcnow()
     session.add(order)
     session.flush()
-    webhooks.emit(session, order.tenant_id, "order.updated", {
-        "number": order.number, "status": order.status, "reason": reason,
-    })
+    webhooks.emit(
+        session,
+        order.tenant_id,
+        "order.updated",
+        {
+            "number": order.number,
+            "status": order.status,
+            "reason": reason,
+        },
+    )
 
 
 def cancel_order(session: Session, order: Order, reason: str, *, source: str = "hub") -> bool:
@@ -264,17 +319,27 @@ def cancel_order(session: Session, order: Order, reason: str, *, source: str = "
 
 
 def record_shipment(
-    session: Session, order: Order, *, carrier: str, method: str, tracking_number: str,
-    items: list[tuple[int, int]], shipped_at: datetime | None = None, source: str = "",
+    session: Session,
+    order: Order,
+    *,
+    carrier: str,
+    method: str,
+    tracking_number: str,
+    items: list[tuple[int, int]],
+    shipped_at: datetime | None = None,
+    source: str = "",
 ) -> bool:
     """Record a shipment of ``items`` ((line id, quantity) pairs). The same shipment (same
     tracking number and items) is recorded once; returns whether it was new."""
     assert order.id is not None
     canonical = json.dumps([tracking_number, sorted(items)], separators=(",", ":"))
     key = hashlib.sha256(canonical.encode()).hexdigest()[:40]
-    if session.exec(
-        select(Shipment).where(Shipment.order_id == order.id, Shipment.dedupe_key == key)
-    ).first() is not None:
+    if (
+        session.exec(
+            select(Shipment).where(Shipment.order_id == order.id, Shipment.dedupe_key == key)
+        ).first()
+        is not None
+    ):
         return False
     lines = {line.id: line for line in order_lines(session, order.id)}
     for line_id, qty in items:
@@ -284,19 +349,30 @@ def record_shipment(
         open_qty = line.quantity - line.canceled_quantity - line.shipped_quantity
         line.shipped_quantity += min(qty, max(open_qty, 0))
         session.add(line)
-    session.add(Shipment(
-        order_id=order.id, carrier=carrier, method=method, tracking_number=tracking_number,
-        shipped_at=shipped_at or utcnow(), dedupe_key=key, source=source,
-        items=[{"line_id": i, "quantity": q} for i, q in items],
-    ))
+    session.add(
+        Shipment(
+            order_id=order.id,
+            carrier=carrier,
+            method=method,
+            tracking_number=tracking_number,
+            shipped_at=shipped_at or utcnow(),
+            dedupe_key=key,
+            source=source,
+            items=[{"line_id": i, "quantity": q} for i, q in items],
+        )
+    )
     if order.status != "canceled":
         remaining = sum(
             max(line.quantity - line.canceled_quantity - line.shipped_quantity, 0)
             for line in lines.values()
         )
         order.status = "shipped" if remaining == 0 else "partially_shipped"
-    add_note(session, order, f"Shipped via {carrier} {method}, tracking {tracking_number}".strip(),
-             source=source)
+    add_note(
+        session,
+        order,
+        f"Shipped via {carrier} {method}, tracking {tracking_number}".strip(),
+        source=source,
+    )
     touch(session, order, "shipped")
     return True
 
@@ -304,9 +380,17 @@ def record_shipment(
 def order_detail(session: Session, order: Order) -> dict[str, Any]:
     """The order as the REST API shows it: with lines, notes, shipments and exports."""
     assert order.id is not None
-    notes = session.exec(select(OrderNote).where(OrderNote.order_id == order.id).order_by(col(OrderNote.id)))
-    shipments = session.exec(select(Shipment).where(Shipment.order_id == order.id).order_by(col(Shipment.id)))
-    exports = session.exec(select(OrderExport).where(OrderExport.order_id == order.id).order_by(col(OrderExport.plugin_id)))
+    notes = session.exec(
+        select(OrderNote).where(OrderNote.order_id == order.id).order_by(col(OrderNote.id))
+    )
+    shipments = session.exec(
+        select(Shipment).where(Shipment.order_id == order.id).order_by(col(Shipment.id))
+    )
+    exports = session.exec(
+        select(OrderExport)
+        .where(OrderExport.order_id == order.id)
+        .order_by(col(OrderExport.plugin_id))
+    )
     return {
         "number": order.number,
         "status": order.status,
@@ -328,9 +412,13 @@ def order_detail(session: Session, order: Order) -> dict[str, Any]:
         "updated_at": order.updated_at,
         "lines": [
             {
-                "id": line.id, "sku": line.sku, "quantity": line.quantity,
-                "unit_price": str(money(line.unit_price)), "manufacturer": line.manufacturer,
-                "description": line.description, "canceled_quantity": line.canceled_quantity,
+                "id": line.id,
+                "sku": line.sku,
+                "quantity": line.quantity,
+                "unit_price": str(money(line.unit_price)),
+                "manufacturer": line.manufacturer,
+                "description": line.description,
+                "canceled_quantity": line.canceled_quantity,
                 "shipped_quantity": line.shipped_quantity,
             }
             for line in order_lines(session, order.id)
@@ -340,14 +428,25 @@ def order_detail(session: Session, order: Order) -> dict[str, Any]:
             for n in notes
         ],
         "shipments": [
-            {"carrier": s.carrier, "method": s.method, "tracking_number": s.tracking_number,
-             "shipped_at": s.shipped_at, "items": s.items}
+            {
+                "carrier": s.carrier,
+                "method": s.method,
+                "tracking_number": s.tracking_number,
+                "shipped_at": s.shipped_at,
+                "items": s.items,
+            }
             for s in shipments
         ],
         "exports": [
-            {"plugin_id": e.plugin_id, "state": e.state, "external_ref": e.external_ref,
-             "message": e.message, "attempts": e.attempts, "updated_at": e.updated_at,
-             "cancellation": e.cancel_state or None}
+            {
+                "plugin_id": e.plugin_id,
+                "state": e.state,
+                "external_ref": e.external_ref,
+                "message": e.message,
+                "attempts": e.attempts,
+                "updated_at": e.updated_at,
+                "cancellation": e.cancel_state or None,
+            }
             for e in exports
         ],
     }

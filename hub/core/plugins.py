@@ -51,7 +51,9 @@ class PluginManager:
     """Typed access to the registered plugins. Core code calls these methods, never
     ``pm.hook`` directly."""
 
-    def __init__(self, *, autoload: bool | None = None, builtins: tuple[str, ...] = BUILTIN_PLUGINS):
+    def __init__(
+        self, *, autoload: bool | None = None, builtins: tuple[str, ...] = BUILTIN_PLUGINS
+    ):
         self.pm = pluggy.PluginManager("hub")
         self.pm.add_hookspecs(hookspecs)
         self._manifests: dict[str, PluginManifest] = {}

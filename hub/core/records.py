@@ -28,8 +28,8 @@ __all__ = [
     "PluginManifest",
     "RecordOutcome",
     "ScheduleSpec",
-    "normalise_part_number",
     "normalise_brand",
+    "normalise_part_number",
     "secret_field",
 ]
 

@@ -41,15 +41,30 @@ Enqueue = Callable[[int], None]
 
 
 def create_run(
-    db: Database, *, tenant_id: int, install_id: int, plugin_id: str, job: str, trigger: str,
-    options: dict[str, Any] | None = None, slot_key: str | None = None,
-    state: str = "queued", message: str = "",
+    db: Database,
+    *,
+    tenant_id: int,
+    install_id: int,
+    plugin_id: str,
+    job: str,
+    trigger: str,
+    options: dict[str, Any] | None = None,
+    slot_key: str | None = None,
+    state: str = "queued",
+    message: str = "",
 ) -> JobRun | None:
     """Write the run row (committed before anything is queued). With ``slot_key``, a second
     run for the same slot is refused and None returned — two schedulers cannot double-queue."""
     run = JobRun(
-        tenant_id=tenant_id, install_id=install_id, plugin_id=plugin_id, job=job,
-        trigger=trigger, options=options or {}, slot_key=slot_key, state=state, message=message,
+        tenant_id=tenant_id,
+        install_id=install_id,
+        plugin_id=plugin_id,
+        job=job,
+        trigger=trigger,
+        options=options or {},
+        slot_key=slot_key,
+        state=state,
+        message=message,
     )
     if state in FINAL_STATES:
         run.started_at = run.finished_at = utcnow()
@@ -75,8 +90,10 @@ def claim(db: Database, run_id: int, worker_id: str) -> JobRun | None:
         ).first()
         busy = session.exec(
             select(JobRun.id).where(
-                JobRun.install_id == run.install_id, JobRun.job == run.job,
-                JobRun.state == "running", JobRun.id != run.id,
+                JobRun.install_id == run.install_id,
+                JobRun.job == run.job,
+                JobRun.state == "running",
+                JobRun.id != run.id,
             )
         ).first()
         if busy is not None:
@@ -84,9 +101,14 @@ def claim(db: Database, run_id: int, worker_id: str) -> JobRun | None:
         now = utcnow()
         result = session.execute(
             update(JobRun)
-            .where(col(JobRun.id) == run_id, JobRun.state == "queued")
-            .values(state="running", started_at=now, heartbeat_at=now, worker_id=worker_id,
-                    attempts=JobRun.attempts + 1)
+            .where(col(JobRun.id) == run_id, col(JobRun.state) == "queued")
+            .values(
+                state="running",
+                started_at=now,
+                heartbeat_at=now,
+                worker_id=worker_id,
+                attempts=JobRun.attempts + 1,
+            )
         )
         if not result.rowcount:  # type: ignore[attr-defined]
             return None
@@ -100,16 +122,27 @@ def is_blocked(db: Database, run_id: int) -> bool:
         run = session.get(JobRun, run_id)
         if run is None or run.state != "queued":
             return False
-        return session.exec(
-            select(JobRun.id).where(
-                JobRun.install_id == run.install_id, JobRun.job == run.job,
-                JobRun.state == "running", JobRun.id != run.id,
-            )
-        ).first() is not None
+        return (
+            session.exec(
+                select(JobRun.id).where(
+                    JobRun.install_id == run.install_id,
+                    JobRun.job == run.job,
+                    JobRun.state == "running",
+                    JobRun.id != run.id,
+                )
+            ).first()
+            is not None
+        )
 
 
-def heartbeat(db: Database, run_id: int, *, done: int | None = None, total: int | None = None,
-              counts: dict[str, Any] | None = None) -> None:
+def heartbeat(
+    db: Database,
+    run_id: int,
+    *,
+    done: int | None = None,
+    total: int | None = None,
+    counts: dict[str, Any] | None = None,
+) -> None:
     values: dict[str, Any] = {"heartbeat_at": utcnow()}
     if done is not None:
         values["progress_done"] = done
@@ -119,7 +152,9 @@ def heartbeat(db: Database, run_id: int, *, done: int | None = None, total: int 
         values["counts"] = counts
     with db.session() as session:
         session.execute(
-            update(JobRun).where(col(JobRun.id) == run_id, JobRun.state == "running").values(**values)
+            update(JobRun)
+            .where(col(JobRun.id) == run_id, col(JobRun.state) == "running")
+            .values(**values)
         )
 
 
@@ -127,14 +162,21 @@ def requeue(db: Database, run_id: int, message: str = "") -> None:
     """Put a running run back to queued (a transient error; the broker retries it)."""
     with db.session() as session:
         session.execute(
-            update(JobRun).where(col(JobRun.id) == run_id, JobRun.state == "running")
+            update(JobRun)
+            .where(col(JobRun.id) == run_id, col(JobRun.state) == "running")
             .values(state="queued", worker_id="", message=message[:1000])
         )
 
 
 def finish(
-    db: Database, run_id: int, state: str, *, counts: dict[str, Any] | None = None,
-    errors: Sequence[str] = (), message: str = "", report: str | None = None,
+    db: Database,
+    run_id: int,
+    state: str,
+    *,
+    counts: dict[str, Any] | None = None,
+    errors: Sequence[str] = (),
+    message: str = "",
+    report: str | None = None,
 ) -> None:
     """Record the end of a run (with its report) and raise ``run.finished``."""
     assert state in FINAL_STATES
@@ -158,10 +200,18 @@ def finish(
             else:
                 existing.body = report
                 session.add(existing)
-        webhooks.emit(session, run.tenant_id, "run.finished", {
-            "run_id": run_id, "plugin_id": run.plugin_id, "job": run.job, "state": state,
-            "counts": run.counts,
-        })
+        webhooks.emit(
+            session,
+            run.tenant_id,
+            "run.finished",
+            {
+                "run_id": run_id,
+                "plugin_id": run.plugin_id,
+                "job": run.job,
+                "state": state,
+                "counts": run.counts,
+            },
+        )
 
 
 def recoverable_runs(db: Database, stale_after: timedelta) -> list[int]:
@@ -171,13 +221,18 @@ def recoverable_runs(db: Database, stale_after: timedelta) -> list[int]:
     with db.session() as session:
         session.execute(
             update(JobRun)
-            .where(JobRun.state == "running",
-                   or_(col(JobRun.heartbeat_at).is_(None), and_(col(JobRun.heartbeat_at) < cutoff)))
+            .where(
+                col(JobRun.state) == "running",
+                or_(col(JobRun.heartbeat_at).is_(None), and_(col(JobRun.heartbeat_at) < cutoff)),
+            )
             .values(state="queued", worker_id="", message="requeued: its worker stopped")
         )
-        return [int(r) for r in session.exec(
-            select(JobRun.id).where(JobRun.state == "queued").order_by(col(JobRun.id))
-        )]
+        return [
+            int(r or 0)
+            for r in session.exec(
+                select(JobRun.id).where(JobRun.state == "queued").order_by(col(JobRun.id))
+            )
+        ]
 
 
 def report_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:

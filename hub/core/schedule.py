@@ -52,7 +52,9 @@ def in_window(local: datetime, window: str | None) -> bool:
     return t >= start or t <= end
 
 
-def slots_between(spec: ScheduleSpec, tz: ZoneInfo, after: datetime, until: datetime) -> Iterator[Slot]:
+def slots_between(
+    spec: ScheduleSpec, tz: ZoneInfo, after: datetime, until: datetime
+) -> Iterator[Slot]:
     """Slots with ``after < slot <= until`` (both aware), in the tenant's time zone."""
     it = croniter(spec.cron, after.astimezone(tz))
     while True:
@@ -101,21 +103,43 @@ def tick(hub: object, now: datetime | None = None, lookback: timedelta | None = 
                 key = f"{install.id}:{job.name}:{slot.at.astimezone(ZoneInfo('UTC')).isoformat()}"
                 assert install.id is not None
                 if slot.skipped_reason:
-                    if create_run(hub.db, tenant_id=info.id, install_id=install.id,
-                                  plugin_id=install.plugin_id, job=job.name, trigger="schedule",
-                                  slot_key=key, state="skipped", message=slot.skipped_reason):
+                    if create_run(
+                        hub.db,
+                        tenant_id=info.id,
+                        install_id=install.id,
+                        plugin_id=install.plugin_id,
+                        job=job.name,
+                        trigger="schedule",
+                        slot_key=key,
+                        state="skipped",
+                        message=slot.skipped_reason,
+                    ):
                         written += 1
                     continue
                 refusal = hub.plugins.job_refusal(ctx, job.name, {})
                 if refusal:
-                    if create_run(hub.db, tenant_id=info.id, install_id=install.id,
-                                  plugin_id=install.plugin_id, job=job.name, trigger="schedule",
-                                  slot_key=key, state="skipped", message=f"skipped: {refusal}"):
+                    if create_run(
+                        hub.db,
+                        tenant_id=info.id,
+                        install_id=install.id,
+                        plugin_id=install.plugin_id,
+                        job=job.name,
+                        trigger="schedule",
+                        slot_key=key,
+                        state="skipped",
+                        message=f"skipped: {refusal}",
+                    ):
                         written += 1
                     continue
-                run = create_run(hub.db, tenant_id=info.id, install_id=install.id,
-                                 plugin_id=install.plugin_id, job=job.name, trigger="schedule",
-                                 slot_key=key)
+                run = create_run(
+                    hub.db,
+                    tenant_id=info.id,
+                    install_id=install.id,
+                    plugin_id=install.plugin_id,
+                    job=job.name,
+                    trigger="schedule",
+                    slot_key=key,
+                )
                 if run is not None and run.id is not None:
                     written += 1
                     hub.enqueue(run.id)

@@ -32,7 +32,11 @@ def set_cursor(session: Session, install_id: int, name: str, value: str) -> None
 
 
 def bind(
-    session: Session, install_id: int, kind: str, hub_id: int, vendor_id: str,
+    session: Session,
+    install_id: int,
+    kind: str,
+    hub_id: int,
+    vendor_id: str,
     data: dict[str, Any] | None = None,
 ) -> Binding:
     row = session.exec(
@@ -41,8 +45,9 @@ def bind(
         )
     ).first()
     if row is None:
-        row = Binding(install_id=install_id, kind=kind, hub_id=hub_id, vendor_id=vendor_id,
-                      data=data or {})
+        row = Binding(
+            install_id=install_id, kind=kind, hub_id=hub_id, vendor_id=vendor_id, data=data or {}
+        )
     else:
         row.vendor_id = vendor_id
         if data is not None:
@@ -75,7 +80,10 @@ def acquire_lease(db: Database, name: str, holder: str, ttl: timedelta) -> bool:
     with db.session() as session:
         result = session.execute(
             update(Lease)
-            .where(col(Lease.name) == name, (col(Lease.expires_at) < now) | (col(Lease.holder) == holder))
+            .where(
+                col(Lease.name) == name,
+                (col(Lease.expires_at) < now) | (col(Lease.holder) == holder),
+            )
             .values(holder=holder, expires_at=now + ttl)
         )
         if result.rowcount:  # type: ignore[attr-defined]

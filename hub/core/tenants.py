@@ -40,16 +40,23 @@ def _check_timezone(value: str) -> None:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise Invalid(f"unknown time zone {value!r}", fields={"timezone": "unknown time zone"}) from None
+        raise Invalid(
+            f"unknown time zone {value!r}", fields={"timezone": "unknown time zone"}
+        ) from None
 
 
 def create_tenant(
-    session: Session, slug: str, name: str, timezone: str = "UTC",
+    session: Session,
+    slug: str,
+    name: str,
+    timezone: str = "UTC",
     company_address: dict[str, Any] | None = None,
 ) -> Tenant:
     """Create a tenant; 409 when the slug is taken, 422 on a bad slug or time zone."""
     if not SLUG_RE.match(slug):
-        raise Invalid("slug must match [a-z0-9-]{2,40}", fields={"slug": "must match [a-z0-9-]{2,40}"})
+        raise Invalid(
+            "slug must match [a-z0-9-]{2,40}", fields={"slug": "must match [a-z0-9-]{2,40}"}
+        )
     _check_timezone(timezone)
     if session.exec(select(Tenant).where(Tenant.slug == slug)).first() is not None:
         raise Conflict(f"tenant {slug!r} exists already")

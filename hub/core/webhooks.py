@@ -76,7 +76,8 @@ def emit(session: Session, tenant_id: int, event: str, data: dict[str, Any]) -> 
 
 def emit_many(session: Session, tenant_id: int, event: str, items: Iterable[dict[str, Any]]) -> int:
     subs = [
-        s for s in session.exec(
+        s
+        for s in session.exec(
             select(WebhookSubscription).where(
                 WebhookSubscription.tenant_id == tenant_id, col(WebhookSubscription.active)
             )
@@ -91,14 +92,21 @@ def emit_many(session: Session, tenant_id: int, event: str, items: Iterable[dict
         event_id = uuid.uuid4().hex
         body = json.dumps(
             {"id": event_id, "event": event, "created_at": now.isoformat(), "data": data},
-            default=str, separators=(",", ":"),
+            default=str,
+            separators=(",", ":"),
         )
         for sub in subs:
             assert sub.id is not None
-            rows.append(WebhookDelivery(
-                subscription_id=sub.id, tenant_id=tenant_id, event=event, event_id=event_id,
-                payload=body, next_attempt_at=now,
-            ))
+            rows.append(
+                WebhookDelivery(
+                    subscription_id=sub.id,
+                    tenant_id=tenant_id,
+                    event=event,
+                    event_id=event_id,
+                    payload=body,
+                    next_attempt_at=now,
+                )
+            )
     session.add_all(rows)
     return len(rows)
 
@@ -113,23 +121,33 @@ def deliver_due(
     try:
         with db.session() as session:
             now = utcnow()
-            due = list(session.exec(
-                select(WebhookDelivery)
-                .where(WebhookDelivery.state == "pending", WebhookDelivery.next_attempt_at <= now)
-                .order_by(col(WebhookDelivery.id)).limit(limit)
-            ))
+            due = list(
+                session.exec(
+                    select(WebhookDelivery)
+                    .where(
+                        WebhookDelivery.state == "pending", WebhookDelivery.next_attempt_at <= now
+                    )
+                    .order_by(col(WebhookDelivery.id))
+                    .limit(limit)
+                )
+            )
             # Claim them: push next_attempt_at out so another sender skips them meanwhile.
             for d in due:
                 d.next_attempt_at = now + timedelta(seconds=60)
                 session.add(d)
             claimed = [(d.id, d.subscription_id, d.payload, d.event, d.event_id) for d in due]
-            subs = {
-                s.id: s for s in session.exec(
-                    select(WebhookSubscription).where(
-                        col(WebhookSubscription.id).in_({c[1] for c in claimed})
+            subs = (
+                {
+                    s.id: s
+                    for s in session.exec(
+                        select(WebhookSubscription).where(
+                            col(WebhookSubscription.id).in_({c[1] for c in claimed})
+                        )
                     )
-                )
-            } if claimed else {}
+                }
+                if claimed
+                else {}
+            )
         for delivery_id, sub_id, payload, event, event_id in claimed:
             sub = subs.get(sub_id)
             status: int | None = None
@@ -140,12 +158,16 @@ def deliver_due(
                 body = payload.encode()
                 ts = int(time.time())
                 try:
-                    resp = http.post(sub.url, content=body, headers={
-                        "Content-Type": "application/json",
-                        "X-Hub-Event": event,
-                        "X-Hub-Delivery": event_id,
-                        "X-Hub-Signature": sign(box.decrypt(sub.secret), ts, body),
-                    })
+                    resp = http.post(
+                        sub.url,
+                        content=body,
+                        headers={
+                            "Content-Type": "application/json",
+                            "X-Hub-Event": event,
+                            "X-Hub-Delivery": event_id,
+                            "X-Hub-Signature": sign(box.decrypt(sub.secret), ts, body),
+                        },
+                    )
                     status = resp.status_code
                     if not 200 <= status < 300:
                         error = f"HTTP {status}"

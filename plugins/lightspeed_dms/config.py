@@ -31,7 +31,7 @@ def verify_password(password: str, stored: str) -> bool:
     if not stored.startswith(HASH_PREFIX):
         return False
     try:
-        salt_hex, digest_hex = stored[len(HASH_PREFIX):].split("$")
+        salt_hex, digest_hex = stored[len(HASH_PREFIX) :].split("$")
         salt, expected = bytes.fromhex(salt_hex), bytes.fromhex(digest_hex)
     except ValueError:
         return False
@@ -74,8 +74,9 @@ class DmsConfig(BaseModel):
     threepa_username: str = Field(default="", max_length=200)
     threepa_password: str | None = secret_field(None, description="3PA password.")
     dealer_id: str = Field(default="", max_length=32)
-    threepa_base_url: str = Field(default="", max_length=500,
-                                  description="Default: the production 3PA host.")
+    threepa_base_url: str = Field(
+        default="", max_length=500, description="Default: the production 3PA host."
+    )
     location: str = Field(default="", max_length=64)
     supplier_codes: list[SupplierCode] = Field(default_factory=list, max_length=500)
     quantity_column: Literal["on_hand", "available"] = "on_hand"
@@ -85,7 +86,9 @@ class DmsConfig(BaseModel):
     )
     schedule: ScheduleSpec = DEFAULT_SCHEDULE
     incremental_interval_minutes: int = Field(
-        default=0, ge=0, le=1440,
+        default=0,
+        ge=0,
+        le=1440,
         description="Pull changes between full pulls every N minutes (0 = off).",
     )
     incremental_overlap_minutes: int = Field(default=15, ge=0, le=1440)

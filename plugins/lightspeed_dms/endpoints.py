@@ -121,8 +121,9 @@ def _success() -> Response[bytes]:
 
 
 def _unauthorised() -> Response[bytes]:
-    return _xml(build_ack_response(False, "authentication required"), 401,
-                {"WWW-Authenticate": REALM})
+    return _xml(
+        build_ack_response(False, "authentication required"), 401, {"WWW-Authenticate": REALM}
+    )
 
 
 @dataclass
@@ -137,8 +138,11 @@ def _authenticate(request: Request[Any, Any, Any], tenant_slug: str) -> _Access 
     key = (client, tenant_slug)
     wait = THROTTLE.retry_after(key)
     if wait:
-        return _xml(build_ack_response(False, "too many failed logins; try again later"), 429,
-                    {"Retry-After": str(wait)})
+        return _xml(
+            build_ack_response(False, "too many failed logins; try again later"),
+            429,
+            {"Retry-After": str(wait)},
+        )
     username, password = _basic(request.headers.get("authorization", ""))
     with hub.db.read() as session:
         row = session.exec(
@@ -200,8 +204,9 @@ def _ip_allowed(client: str, networks: list[str]) -> bool:
     return any(address in ipaddress.ip_network(n, strict=False) for n in networks)
 
 
-def _guarded(request: Request[Any, Any, Any], tenant_slug: str, body: bytes,
-             action: Any) -> Response[bytes]:
+def _guarded(
+    request: Request[Any, Any, Any], tenant_slug: str, body: bytes, action: Any
+) -> Response[bytes]:
     access = _authenticate(request, tenant_slug)
     if isinstance(access, Response):
         return access
@@ -223,32 +228,46 @@ def _handler(path: str, name: str, action: Any) -> HTTPRouteHandler:
 
     endpoint.__name__ = f"dms_{name}"
     return route(
-        path, http_method=["GET", "POST"], sync_to_thread=True, name=f"dms-{name}",
-        request_max_body_size=MAX_BODY_BYTES, include_in_schema=False,
+        path,
+        http_method=["GET", "POST"],
+        sync_to_thread=True,
+        name=f"dms-{name}",
+        request_max_body_size=MAX_BODY_BYTES,
+        include_in_schema=False,
     )(endpoint)
 
 
 def _order_handler(path: str, name: str, action: Any) -> HTTPRouteHandler:
-    def endpoint(request: Request[Any, Any, Any], tenant_slug: str, order_id: str,
-                 body: bytes) -> Response[bytes]:
+    def endpoint(
+        request: Request[Any, Any, Any], tenant_slug: str, order_id: str, body: bytes
+    ) -> Response[bytes]:
         return _guarded(request, tenant_slug, body, lambda a, b: action(a, b, order_id))
 
     endpoint.__name__ = f"dms_{name}"
     return route(
-        path, http_method=["GET", "POST"], sync_to_thread=True, name=f"dms-{name}",
-        request_max_body_size=MAX_BODY_BYTES, include_in_schema=False,
+        path,
+        http_method=["GET", "POST"],
+        sync_to_thread=True,
+        name=f"dms-{name}",
+        request_max_body_size=MAX_BODY_BYTES,
+        include_in_schema=False,
     )(endpoint)
 
 
 def _item_handler(path: str, name: str, action: Any) -> HTTPRouteHandler:
-    def endpoint(request: Request[Any, Any, Any], tenant_slug: str, order_id: str,
-                 item_id: str, body: bytes) -> Response[bytes]:
+    def endpoint(
+        request: Request[Any, Any, Any], tenant_slug: str, order_id: str, item_id: str, body: bytes
+    ) -> Response[bytes]:
         return _guarded(request, tenant_slug, body, lambda a, b: action(a, b, order_id, item_id))
 
     endpoint.__name__ = f"dms_{name}"
     return route(
-        path, http_method=["GET", "POST"], sync_to_thread=True, name=f"dms-{name}",
-        request_max_body_size=MAX_BODY_BYTES, include_in_schema=False,
+        path,
+        http_method=["GET", "POST"],
+        sync_to_thread=True,
+        name=f"dms-{name}",
+        request_max_body_size=MAX_BODY_BYTES,
+        include_in_schema=False,
     )(endpoint)
 
 
@@ -323,12 +342,20 @@ def _shipment(access: _Access, body: bytes, order_id: str) -> Response[bytes]:
             return _failure(f"order {order_id!r} has no item {item.item_id!r}")
         items.append((line.id, item.quantity))
     shipped_at = doc.date.replace(tzinfo=ctx.tenant.tz) if doc.date else None
-    ctx.record_shipment(order_id, carrier=doc.carrier, method=doc.method,
-                        tracking_number=doc.tracking_number, items=items, shipped_at=shipped_at)
+    ctx.record_shipment(
+        order_id,
+        carrier=doc.carrier,
+        method=doc.method,
+        tracking_number=doc.tracking_number,
+        items=items,
+        shipped_at=shipped_at,
+    )
     return _success()
 
 
-def _item_action(access: _Access, body: bytes, order_id: str, item_id: str | None = None) -> Response[bytes]:
+def _item_action(
+    access: _Access, body: bytes, order_id: str, item_id: str | None = None
+) -> Response[bytes]:
     ctx = access.ctx
     order = _require_order(ctx, order_id)
     doc = parse_item_action(body, path_item_id=item_id)
@@ -336,8 +363,9 @@ def _item_action(access: _Access, body: bytes, order_id: str, item_id: str | Non
     if line is None:
         return _failure(f"order {order_id!r} has no item {doc.item_number!r}")
     if doc.action == "CANCEL":
-        ctx.cancel_order_line(order_id, line.id, doc.quantity,
-                              f"DMS canceled {doc.quantity} × {line.sku}")
+        ctx.cancel_order_line(
+            order_id, line.id, doc.quantity, f"DMS canceled {doc.quantity} × {line.sku}"
+        )
     else:
         ctx.add_order_note(order_id, f"DMS sold {doc.quantity} × {line.sku}")
     return _success()

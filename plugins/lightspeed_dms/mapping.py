@@ -25,13 +25,20 @@ __all__ = ["part_to_record", "to_dms_cancellation", "to_dms_order"]
 
 def _customer(kind: str, address: dict[str, Any], customer_id: str) -> DmsCustomer:
     return DmsCustomer(
-        type=kind, customer_id=customer_id,
-        first_name=address.get("first_name", ""), last_name=address.get("last_name", ""),
-        company_name=address.get("company", ""), address1=address.get("address1", ""),
-        address2=address.get("address2", ""), city=address.get("city", ""),
-        state=address.get("state", ""), county=address.get("county", ""),
-        country=address.get("country", ""), zip_code=address.get("postal_code", ""),
-        phone=address.get("phone", ""), email=address.get("email", ""),
+        type=kind,
+        customer_id=customer_id,
+        first_name=address.get("first_name", ""),
+        last_name=address.get("last_name", ""),
+        company_name=address.get("company", ""),
+        address1=address.get("address1", ""),
+        address2=address.get("address2", ""),
+        city=address.get("city", ""),
+        state=address.get("state", ""),
+        county=address.get("county", ""),
+        country=address.get("country", ""),
+        zip_code=address.get("postal_code", ""),
+        phone=address.get("phone", ""),
+        email=address.get("email", ""),
     )
 
 
@@ -48,32 +55,44 @@ def to_dms_order(order: OrderView, config: DmsConfig) -> DmsWebOrder:
     items = []
     for line in order.lines:
         code = config.supplier_code_for(line.catalog, line.brand)
-        items.append(DmsOrderItem(
-            item_id=str(line.id),
-            manufacturer_id=code.supplier_code if code else config.default_supplier_code,
-            manufacturer_name=code.brand if code else (line.brand or line.manufacturer),
-            item_number=line.part_number or line.sku,
-            description=line.description,
-            quantity=line.quantity - line.canceled_quantity,
-            amount=line.unit_price,
-        ))
+        items.append(
+            DmsOrderItem(
+                item_id=str(line.id),
+                manufacturer_id=code.supplier_code if code else config.default_supplier_code,
+                manufacturer_name=code.brand if code else (line.brand or line.manufacturer),
+                item_number=line.part_number or line.sku,
+                description=line.description,
+                quantity=line.quantity - line.canceled_quantity,
+                amount=line.unit_price,
+            )
+        )
     payments = [
-        DmsPayment(type=map_payment_type(p.get("method", ""), config.payment_type_map),
-                   amount=Decimal(str(p.get("amount", "0"))))
+        DmsPayment(
+            type=map_payment_type(p.get("method", ""), config.payment_type_map),
+            amount=Decimal(str(p.get("amount", "0"))),
+        )
         for p in order.payments
     ]
     return DmsWebOrder(
-        order_id=order.number, date=order.placed_at, shipping_cost=order.shipping_cost,
-        shipping_vendor=order.shipping_carrier, shipping_method=order.shipping_method,
-        comment=order.comment, tax_rule_id=config.tax_rule_id, tax_amount=order.tax,
-        customers=tuple(customers), payments=tuple(payments), items=tuple(items),
+        order_id=order.number,
+        date=order.placed_at,
+        shipping_cost=order.shipping_cost,
+        shipping_vendor=order.shipping_carrier,
+        shipping_method=order.shipping_method,
+        comment=order.comment,
+        tax_rule_id=config.tax_rule_id,
+        tax_amount=order.tax,
+        customers=tuple(customers),
+        payments=tuple(payments),
+        items=tuple(items),
     )
 
 
 def to_dms_cancellation(order: OrderView) -> DmsCancellation:
     assert order.canceled_at is not None
-    return DmsCancellation(order_id=order.number, date=order.canceled_at,
-                           comment=order.cancel_reason)
+    return DmsCancellation(
+        order_id=order.number, date=order.canceled_at, comment=order.cancel_reason
+    )
 
 
 def part_to_record(part: Any, code: SupplierCode, quantity_column: str) -> InventoryRecord:

@@ -29,13 +29,20 @@ MANIFEST = PluginManifest(
     config_model=DmsConfig,
     capabilities=(Capability.ORDER_EXPORT, Capability.INVENTORY_IMPORT),
     jobs=(
-        JobSpec(name="inventory_sync", title="3PA inventory sync (full)",
-                kind=Capability.INVENTORY_IMPORT, default_schedule=DEFAULT_SCHEDULE,
-                time_limit_seconds=3600),
-        JobSpec(name="inventory_sync_incremental", title="3PA inventory sync (changes only)",
-                kind=Capability.INVENTORY_IMPORT,
-                default_schedule=ScheduleSpec(cron="*/10 * * * *", enabled=False),
-                time_limit_seconds=900),
+        JobSpec(
+            name="inventory_sync",
+            title="3PA inventory sync (full)",
+            kind=Capability.INVENTORY_IMPORT,
+            default_schedule=DEFAULT_SCHEDULE,
+            time_limit_seconds=3600,
+        ),
+        JobSpec(
+            name="inventory_sync_incremental",
+            title="3PA inventory sync (changes only)",
+            kind=Capability.INVENTORY_IMPORT,
+            default_schedule=ScheduleSpec(cron="*/10 * * * *", enabled=False),
+            time_limit_seconds=900,
+        ),
     ),
 )
 
@@ -65,10 +72,16 @@ def hub_validate_config(ctx: PluginContext) -> list[ConfigProblem]:
         if not config.location:
             problems.append(ConfigProblem("location", "is required when 3PA is enabled"))
         elif ctx.location(config.location) is None:
-            problems.append(ConfigProblem("location", f"location {config.location!r} does not exist"))
+            problems.append(
+                ConfigProblem("location", f"location {config.location!r} does not exist")
+            )
         if not config.threepa_username and not ctx.settings.threepa_username:
-            problems.append(ConfigProblem(
-                "threepa_username", "is required (no pre-configured 3PA credentials in this hub)"))
+            problems.append(
+                ConfigProblem(
+                    "threepa_username",
+                    "is required (no pre-configured 3PA credentials in this hub)",
+                )
+            )
     return problems
 
 
@@ -104,8 +117,10 @@ def hub_test_connection(ctx: PluginContext) -> ConnectionResult:
         client.close()
     if not any(d.cmf == config.dealer_id for d in dealers):
         return ConnectionResult(
-            False, f"dealer id {config.dealer_id} is not among the {len(dealers)} dealer(s) "
-            "these credentials reach")
+            False,
+            f"dealer id {config.dealer_id} is not among the {len(dealers)} dealer(s) "
+            "these credentials reach",
+        )
     return ConnectionResult(True, f"3PA reachable; dealer {config.dealer_id} found")
 
 
@@ -114,13 +129,18 @@ def hub_job_schedule(ctx: PluginContext, job: JobSpec) -> ScheduleSpec | None:
     config = _config(ctx)
     days = tuple(config.disabled_days)
     if job.name == "inventory_sync":
-        return ScheduleSpec(cron=config.schedule.cron, window=config.schedule.window,
-                            disabled_days=days, enabled=config.threepa_enabled)
+        return ScheduleSpec(
+            cron=config.schedule.cron,
+            window=config.schedule.window,
+            disabled_days=days,
+            enabled=config.threepa_enabled,
+        )
     if job.name == "inventory_sync_incremental":
         minutes = config.incremental_interval_minutes
         cron = f"*/{minutes} * * * *" if 0 < minutes < 60 else f"0 */{max(minutes // 60, 1)} * * *"
-        return ScheduleSpec(cron=cron, disabled_days=days,
-                            enabled=config.threepa_enabled and minutes > 0)
+        return ScheduleSpec(
+            cron=cron, disabled_days=days, enabled=config.threepa_enabled and minutes > 0
+        )
     return None
 
 

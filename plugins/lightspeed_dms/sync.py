@@ -28,8 +28,17 @@ from plugins.lightspeed_dms.threepa.governor import governor_for
 
 __all__ = ["REPORT_HEADER", "make_client", "run_inventory_sync"]
 
-REPORT_HEADER = ("supplier_code", "catalog", "part_number", "matched_sku", "old_qty", "new_qty",
-                 "price", "outcome", "message")
+REPORT_HEADER = (
+    "supplier_code",
+    "catalog",
+    "part_number",
+    "matched_sku",
+    "old_qty",
+    "new_qty",
+    "price",
+    "outcome",
+    "message",
+)
 CURSOR = "threepa_last_pull"
 
 
@@ -66,7 +75,8 @@ def run_inventory_sync(ctx: JobContext, *, incremental: bool = False) -> None:
             ctx.skip("no full pull yet: incremental pulls start after the first full pull")
             return
         since = datetime.fromisoformat(cursor) - timedelta(
-            minutes=config.incremental_overlap_minutes)
+            minutes=config.incremental_overlap_minutes
+        )
     else:
         since = started_local - timedelta(days=365)
     column = config.quantity_column
@@ -81,7 +91,9 @@ def run_inventory_sync(ctx: JobContext, *, incremental: bool = False) -> None:
             try:
                 parts = []
                 for page in client.iter_parts(
-                    config.dealer_id, supplier_code=supplier_code, updated_since=since,
+                    config.dealer_id,
+                    supplier_code=supplier_code,
+                    updated_since=since,
                     min_quantity_column=None if incremental else column,
                 ):
                     parts.extend(page)
@@ -97,24 +109,37 @@ def run_inventory_sync(ctx: JobContext, *, incremental: bool = False) -> None:
                 continue
             for mapping in mappings:
                 records = [part_to_record(p, mapping, column) for p in parts if p.part_number]
-                rule = (MatchRule.SKU if mapping.catalog == "private_label"
-                        else MatchRule.CATALOG_BRAND_PART)
-                clear = ([ClearScope(mapping.catalog, mapping.brand)]
-                         if config.clear_previous_quantities and not incremental else [])
-                result = ctx.apply_inventory(records, rule=rule, location_code=config.location,
-                                             clear=clear)
+                rule = (
+                    MatchRule.SKU
+                    if mapping.catalog == "private_label"
+                    else MatchRule.CATALOG_BRAND_PART
+                )
+                clear = (
+                    [ClearScope(mapping.catalog, mapping.brand)]
+                    if config.clear_previous_quantities and not incremental
+                    else []
+                )
+                result = ctx.apply_inventory(
+                    records, rule=rule, location_code=config.location, clear=clear
+                )
                 for outcome in result.outcomes:
                     ctx.count(outcome.outcome.value)
                     part_number = outcome.key if outcome.outcome is not ApplyOutcome.CLEARED else ""
-                    rows.append((
-                        supplier_code, mapping.catalog, part_number, outcome.sku or "",
-                        "" if outcome.old_quantity is None else outcome.old_quantity,
-                        "" if outcome.new_quantity is None else outcome.new_quantity,
-                        "" if outcome.sale_price is None else outcome.sale_price,
-                        outcome.outcome.value,
-                        "matches several products" if outcome.outcome is ApplyOutcome.AMBIGUOUS
-                        else "",
-                    ))
+                    rows.append(
+                        (
+                            supplier_code,
+                            mapping.catalog,
+                            part_number,
+                            outcome.sku or "",
+                            "" if outcome.old_quantity is None else outcome.old_quantity,
+                            "" if outcome.new_quantity is None else outcome.new_quantity,
+                            "" if outcome.sale_price is None else outcome.sale_price,
+                            outcome.outcome.value,
+                            "matches several products"
+                            if outcome.outcome is ApplyOutcome.AMBIGUOUS
+                            else "",
+                        )
+                    )
             ctx.set_progress(done)
     finally:
         client.close()

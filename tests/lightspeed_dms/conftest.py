@@ -29,47 +29,98 @@ def make_hub(tmp_path: Path) -> Hub:
     return Hub(settings, db=db, plugins=PluginManager(autoload=False))
 
 
-def add_tenant(hub: Hub, slug: str, username: str = "dms", password: str = PASSWORD,
-               **config: Any) -> int:
+def add_tenant(
+    hub: Hub, slug: str, username: str = "dms", password: str = PASSWORD, **config: Any
+) -> int:
     with hub.db.session() as session:
         tenant = tenants.create_tenant(session, slug, slug.title(), "America/Chicago")
         tenant_id = tenant.id
         assert tenant_id is not None
         catalog.put_location(session, tenant_id, "store", "Store")
-        catalog.upsert_products(session, tenant_id, [
-            catalog.ProductIn(sku="TR-12345", catalog="aftermarket", brand="Tucker Rocky",
-                              part_number="12-345", title="Brake pads"),
-            catalog.ProductIn(sku="KA-99", catalog="oem", brand="Kawasaki", part_number="99-1"),
-        ])
-    hub.configure_install(tenant_id, "lightspeed_dms", enabled=True, actor="test", config={
-        "web_orders_enabled": True, "web_orders_username": username,
-        "web_orders_password": password,
-        "supplier_codes": [
-            {"catalog": "aftermarket", "supplier_code": "TR", "brand": "Tucker Rocky"},
-        ],
-        **config,
-    })
+        catalog.upsert_products(
+            session,
+            tenant_id,
+            [
+                catalog.ProductIn(
+                    sku="TR-12345",
+                    catalog="aftermarket",
+                    brand="Tucker Rocky",
+                    part_number="12-345",
+                    title="Brake pads",
+                ),
+                catalog.ProductIn(sku="KA-99", catalog="oem", brand="Kawasaki", part_number="99-1"),
+            ],
+        )
+    hub.configure_install(
+        tenant_id,
+        "lightspeed_dms",
+        enabled=True,
+        actor="test",
+        config={
+            "web_orders_enabled": True,
+            "web_orders_username": username,
+            "web_orders_password": password,
+            "supplier_codes": [
+                {"catalog": "aftermarket", "supplier_code": "TR", "brand": "Tucker Rocky"},
+            ],
+            **config,
+        },
+    )
     return tenant_id
 
 
-def order_body(number: str, *, placed_at: str = "2026-11-20T10:00:00Z", qty: int = 2,
-               email: str = "jane@example.com", first_name: str = "Jane") -> OrderIn:
+def order_body(
+    number: str,
+    *,
+    placed_at: str = "2026-11-20T10:00:00Z",
+    qty: int = 2,
+    email: str = "jane@example.com",
+    first_name: str = "Jane",
+) -> OrderIn:
     price = Decimal("24.95")
     lines = price * qty
     total = lines + Decimal("9.99") + Decimal("4.21")
-    return OrderIn.model_validate({
-        "number": number, "placed_at": placed_at, "currency": "USD",
-        "billing": {"first_name": first_name, "last_name": "Doe", "address1": "1 Main St",
-                    "city": "Austin", "state": "TX", "postal_code": "78701", "country": "US",
-                    "email": email},
-        "shipping": {"first_name": first_name, "last_name": "Doe", "address1": "1 Main St",
-                     "city": "Austin", "state": "TX", "postal_code": "78701", "country": "US"},
-        "payments": [{"method": "visa", "amount": str(total), "captured": True}],
-        "lines": [{"sku": "TR-12345", "quantity": qty, "unit_price": str(price),
-                   "manufacturer": "Tucker Rocky", "description": "Brake pads"}],
-        "shipping_cost": "9.99", "shipping_carrier": "UPS", "shipping_method": "GROUND",
-        "tax": "4.21", "total": str(total),
-    })
+    return OrderIn.model_validate(
+        {
+            "number": number,
+            "placed_at": placed_at,
+            "currency": "USD",
+            "billing": {
+                "first_name": first_name,
+                "last_name": "Doe",
+                "address1": "1 Main St",
+                "city": "Austin",
+                "state": "TX",
+                "postal_code": "78701",
+                "country": "US",
+                "email": email,
+            },
+            "shipping": {
+                "first_name": first_name,
+                "last_name": "Doe",
+                "address1": "1 Main St",
+                "city": "Austin",
+                "state": "TX",
+                "postal_code": "78701",
+                "country": "US",
+            },
+            "payments": [{"method": "visa", "amount": str(total), "captured": True}],
+            "lines": [
+                {
+                    "sku": "TR-12345",
+                    "quantity": qty,
+                    "unit_price": str(price),
+                    "manufacturer": "Tucker Rocky",
+                    "description": "Brake pads",
+                }
+            ],
+            "shipping_cost": "9.99",
+            "shipping_carrier": "UPS",
+            "shipping_method": "GROUND",
+            "tax": "4.21",
+            "total": str(total),
+        }
+    )
 
 
 def dms_app(hub: Hub) -> Litestar:

@@ -25,50 +25,93 @@ RECENT = (datetime.now() - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%S.00")
 OLD = (datetime.now() - timedelta(days=500)).strftime("%Y-%m-%dT%H:%M:%S.00")
 
 
-def part(code: str, number: str, on_hand: int, avail: int | None = None, *, retail: str = "19.99",
-         active: str = "17.49", updated: str = RECENT) -> dict[str, Any]:
-    return {"DealerId": DEALER, "PartNumber": number, "SupplierCode": code, "OnHand": on_hand,
-            "Avail": on_hand if avail is None else avail, "Retail": retail,
-            "CurrentActivePrice": active, "lastupdatedate": updated, "Description": "part"}
+def part(
+    code: str,
+    number: str,
+    on_hand: int,
+    avail: int | None = None,
+    *,
+    retail: str = "19.99",
+    active: str = "17.49",
+    updated: str = RECENT,
+) -> dict[str, Any]:
+    return {
+        "DealerId": DEALER,
+        "PartNumber": number,
+        "SupplierCode": code,
+        "OnHand": on_hand,
+        "Avail": on_hand if avail is None else avail,
+        "Retail": retail,
+        "CurrentActivePrice": active,
+        "lastupdatedate": updated,
+        "Description": "part",
+    }
 
 
 BASE_PARTS = [
-    part("TR", "12345", 5, 3),           # matches TR-12345 (part number 12-345, normalised)
+    part("TR", "12345", 5, 3),  # matches TR-12345 (part number 12-345, normalised)
     part("TR", "22-222", 7),
-    part("TR", "99-999", 4),             # no such product: unmatched
+    part("TR", "99-999", 4),  # no such product: unmatched
     part("KA", "K.1", 2),
-    part("PU", "77-777", 9),             # PU is not mapped: ignored
+    part("PU", "77-777", 9),  # PU is not mapped: ignored
     part("TR", "55-555", 8, updated=OLD),  # not updated for a year: filtered out by the API
-    part("TR", "66-666", 0),             # zero on hand: filtered out by the API
+    part("TR", "66-666", 0),  # zero on hand: filtered out by the API
 ]
 
 
 @pytest.fixture
 def sandbox() -> Iterator[Any]:
-    with running_sandbox({DEALER: list(BASE_PARTS)}, users={"u": "p"},
-                         rate_limit_per_minute=None) as box:
+    with running_sandbox(
+        {DEALER: list(BASE_PARTS)}, users={"u": "p"}, rate_limit_per_minute=None
+    ) as box:
         yield box
 
 
 def setup_tenant(hub: Hub, sandbox: Any, **overrides: Any) -> int:
-    codes = overrides.pop("supplier_codes", [
-        {"catalog": "aftermarket", "supplier_code": "TR", "brand": "Tucker Rocky",
-         "lead_time_days": 4, "pricing": "retail"},
-        {"catalog": "oem", "supplier_code": "KA", "brand": "Kawasaki", "pricing": "disabled"},
-    ])
-    tenant_id = add_tenant(hub, "acme", **{
-        "threepa_enabled": True, "threepa_username": "u", "threepa_password": "p",
-        "dealer_id": DEALER, "threepa_base_url": sandbox.base_url, "location": "store",
-        "supplier_codes": codes, **overrides,
-    })
+    codes = overrides.pop(
+        "supplier_codes",
+        [
+            {
+                "catalog": "aftermarket",
+                "supplier_code": "TR",
+                "brand": "Tucker Rocky",
+                "lead_time_days": 4,
+                "pricing": "retail",
+            },
+            {"catalog": "oem", "supplier_code": "KA", "brand": "Kawasaki", "pricing": "disabled"},
+        ],
+    )
+    tenant_id = add_tenant(
+        hub,
+        "acme",
+        **{
+            "threepa_enabled": True,
+            "threepa_username": "u",
+            "threepa_password": "p",
+            "dealer_id": DEALER,
+            "threepa_base_url": sandbox.base_url,
+            "location": "store",
+            "supplier_codes": codes,
+            **overrides,
+        },
+    )
     with hub.db.session() as session:
-        catalog.upsert_products(session, tenant_id, [
-            catalog.ProductIn(sku="TR-22222", catalog="aftermarket", brand="Tucker Rocky",
-                              part_number="22222"),
-            catalog.ProductIn(sku="TR-44444", catalog="aftermarket", brand="Tucker Rocky",
-                              part_number="44-444"),
-            catalog.ProductIn(sku="KA-K1", catalog="oem", brand="Kawasaki", part_number="K1"),
-        ])
+        catalog.upsert_products(
+            session,
+            tenant_id,
+            [
+                catalog.ProductIn(
+                    sku="TR-22222", catalog="aftermarket", brand="Tucker Rocky", part_number="22222"
+                ),
+                catalog.ProductIn(
+                    sku="TR-44444",
+                    catalog="aftermarket",
+                    brand="Tucker Rocky",
+                    part_number="44-444",
+                ),
+                catalog.ProductIn(sku="KA-K1", catalog="oem", brand="Kawasaki", part_number="K1"),
+            ],
+        )
     return tenant_id
 
 
@@ -85,10 +128,16 @@ def run_sync(hub: Hub, tenant_id: int, job: str = "inventory_sync", **options: A
 
 def quantities(hub: Hub, tenant_id: int) -> dict[str, tuple[int, Any, Any]]:
     with hub.db.read() as session:
-        rows = session.exec(select(Product.sku, InventoryLevel.quantity, InventoryLevel.sale_price,
-                                   InventoryLevel.lead_time_days)
-                            .join(InventoryLevel, InventoryLevel.product_id == Product.id)  # type: ignore[arg-type]
-                            .where(Product.tenant_id == tenant_id)).all()
+        rows = session.exec(
+            select(
+                Product.sku,
+                InventoryLevel.quantity,
+                InventoryLevel.sale_price,
+                InventoryLevel.lead_time_days,
+            )
+            .join(InventoryLevel, InventoryLevel.product_id == Product.id)  # type: ignore[arg-type]
+            .where(Product.tenant_id == tenant_id)
+        ).all()
     return {sku: (qty, price, lead) for sku, qty, price, lead in rows}
 
 
@@ -101,13 +150,15 @@ def report_rows(hub: Hub, run_id: int) -> list[list[str]]:
         return [line.split(",") for line in report.body.strip().splitlines()]
 
 
-def test_sync_updates_quantity_price_and_lead_time_through_the_supplier_code(hub: Hub, sandbox: Any) -> None:
+def test_sync_updates_quantity_price_and_lead_time_through_the_supplier_code(
+    hub: Hub, sandbox: Any
+) -> None:
     tenant_id = setup_tenant(hub, sandbox)
     run = run_sync(hub, tenant_id, force=True)
     assert run.state == "succeeded", run.errors
     levels = quantities(hub, tenant_id)
     assert levels["TR-12345"][0] == 5 and str(levels["TR-12345"][1]) == "19.99"
-    assert levels["TR-12345"][2] == 4                      # lead time from the code
+    assert levels["TR-12345"][2] == 4  # lead time from the code
     assert levels["KA-K1"][0] == 2 and levels["KA-K1"][1] is None  # pricing disabled
     assert run.counts["updated"] == 3 and run.counts["unmatched"] == 1
 
@@ -125,7 +176,9 @@ def test_365_day_and_quantity_filters_are_sent_to_the_api(hub: Hub, sandbox: Any
     tr = next(r.params for r in sandbox.state.requests if "'TR'" in r.params.get("$filter", ""))
     assert "lastupdatedate ge datetime'" in tr["$filter"]
     since = tr["$filter"].split("datetime'")[1][:10]
-    expected = (datetime.now(ZoneInfo("America/Chicago")) - timedelta(days=365)).strftime("%Y-%m-%d")
+    expected = (datetime.now(ZoneInfo("America/Chicago")) - timedelta(days=365)).strftime(
+        "%Y-%m-%d"
+    )
     assert since == expected
     assert "Avail gt 0" in tr["$filter"] and tr["$top"] == "500"
 
@@ -137,9 +190,18 @@ def test_on_hand_or_available_column(hub: Hub, sandbox: Any) -> None:
 
 
 def test_pricing_current_active_imports_the_current_active_price(hub: Hub, sandbox: Any) -> None:
-    tenant_id = setup_tenant(hub, sandbox, supplier_codes=[
-        {"catalog": "aftermarket", "supplier_code": "TR", "brand": "Tucker Rocky",
-         "pricing": "current_active"}])
+    tenant_id = setup_tenant(
+        hub,
+        sandbox,
+        supplier_codes=[
+            {
+                "catalog": "aftermarket",
+                "supplier_code": "TR",
+                "brand": "Tucker Rocky",
+                "pricing": "current_active",
+            }
+        ],
+    )
     run_sync(hub, tenant_id, force=True)
     assert str(quantities(hub, tenant_id)["TR-12345"][1]) == "17.49"
 
@@ -155,7 +217,9 @@ def test_clear_previous_sets_parts_no_longer_reported_to_zero(hub: Hub, sandbox:
     assert any(row[7] == "cleared" for row in report_rows(hub, run.id or 0)[1:])
 
 
-def test_without_clear_previous_unreported_parts_keep_their_quantity(hub: Hub, sandbox: Any) -> None:
+def test_without_clear_previous_unreported_parts_keep_their_quantity(
+    hub: Hub, sandbox: Any
+) -> None:
     tenant_id = setup_tenant(hub, sandbox, clear_previous_quantities=False)
     run_sync(hub, tenant_id, force=True)
     sandbox.state.set_parts(DEALER, [])
@@ -164,8 +228,9 @@ def test_without_clear_previous_unreported_parts_keep_their_quantity(hub: Hub, s
 
 
 def test_disabled_day_skips_the_pull_unless_forced(hub: Hub, sandbox: Any) -> None:
-    tenant_id = setup_tenant(hub, sandbox, disabled_days=["mon", "tue", "wed", "thu", "fri",
-                                                          "sat", "sun"])
+    tenant_id = setup_tenant(
+        hub, sandbox, disabled_days=["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    )
     run = run_sync(hub, tenant_id)
     assert run.state == "skipped" and "disabled day" in run.message
     assert not [r for r in sandbox.state.requests if "Part" in r.path]
@@ -206,8 +271,17 @@ def test_unmatched_parts_are_skipped_and_reported(hub: Hub, sandbox: Any) -> Non
     tenant_id = setup_tenant(hub, sandbox)
     run = run_sync(hub, tenant_id, force=True)
     rows = report_rows(hub, run.id or 0)
-    assert rows[0] == ["supplier_code", "catalog", "part_number", "matched_sku", "old_qty",
-                       "new_qty", "price", "outcome", "message"]
+    assert rows[0] == [
+        "supplier_code",
+        "catalog",
+        "part_number",
+        "matched_sku",
+        "old_qty",
+        "new_qty",
+        "price",
+        "outcome",
+        "message",
+    ]
     unmatched = [r for r in rows[1:] if r[7] == "unmatched"]
     assert [r[2] for r in unmatched] == ["99-999"]
     assert "TR-44444" not in quantities(hub, tenant_id)
@@ -216,9 +290,18 @@ def test_unmatched_parts_are_skipped_and_reported(hub: Hub, sandbox: Any) -> Non
 def test_an_ambiguous_match_is_reported_not_guessed(hub: Hub, sandbox: Any) -> None:
     tenant_id = setup_tenant(hub, sandbox)
     with hub.db.session() as session:
-        catalog.upsert_products(session, tenant_id, [
-            catalog.ProductIn(sku="TR-22222-B", catalog="aftermarket", brand="Tucker Rocky",
-                              part_number="222-22")])
+        catalog.upsert_products(
+            session,
+            tenant_id,
+            [
+                catalog.ProductIn(
+                    sku="TR-22222-B",
+                    catalog="aftermarket",
+                    brand="Tucker Rocky",
+                    part_number="222-22",
+                )
+            ],
+        )
     run = run_sync(hub, tenant_id, force=True)
     assert run.counts["ambiguous"] == 1
     assert "TR-22222" not in quantities(hub, tenant_id)
@@ -234,8 +317,9 @@ def test_manual_queue_is_refused_without_supplier_codes(hub: Hub, sandbox: Any) 
 
 def test_a_429_storm_and_5xx_bursts_are_survived(hub: Hub, sandbox: Any) -> None:
     tenant_id = setup_tenant(hub, sandbox)
-    sandbox.state.faults.extend([FaultRule(kind="429", count=2, retry_after=1),
-                                 FaultRule(kind="5xx", count=1, status=503)])
+    sandbox.state.faults.extend(
+        [FaultRule(kind="429", count=2, retry_after=1), FaultRule(kind="5xx", count=1, status=503)]
+    )
     run = run_sync(hub, tenant_id, force=True)
     assert run.state == "succeeded", run.errors
     assert quantities(hub, tenant_id)["TR-12345"][0] == 5
@@ -251,7 +335,9 @@ def test_incremental_pull_sees_parts_that_fell_to_zero(hub: Hub, sandbox: Any) -
     sandbox.state.set_parts(DEALER, records)
     run = run_sync(hub, tenant_id, "inventory_sync_incremental", force=True)
     assert run.state == "succeeded", run.errors
-    inc = [r.params["$filter"] for r in sandbox.state.requests if "'TR'" in r.params.get("$filter", "")][-1]
+    inc = [
+        r.params["$filter"] for r in sandbox.state.requests if "'TR'" in r.params.get("$filter", "")
+    ][-1]
     assert "gt 0" not in inc
     assert quantities(hub, tenant_id)["TR-12345"][0] == 0
     assert quantities(hub, tenant_id)["TR-22222"][0] == 7

@@ -17,12 +17,12 @@ from hub.core.webhooks import create_subscription
 from hub.serving import serve_in_thread
 from plugins.lightspeed_dms.endpoints import THROTTLE
 from plugins.lightspeed_dms.weborders.documents import (
+    ResponseIssue,
     build_acknowledge_request,
     build_item_action,
     build_shipment,
     build_void,
 )
-from plugins.lightspeed_dms.weborders.documents import ResponseIssue
 from plugins.lightspeed_dms.weborders.poller import DmsPoller
 
 from .conftest import PASSWORD, add_tenant, dms_app, order_body
@@ -57,8 +57,11 @@ def ack(client: TestClient, order_id: str, issues=(), response_type="WEB_ORDER")
 
 
 def export_state(hub: Hub, tenant_id: int, number: str) -> str:
-    return next(e["state"] for e in hub.order_detail(tenant_id, number)["exports"]
-                if e["plugin_id"] == "lightspeed_dms")
+    return next(
+        e["state"]
+        for e in hub.order_detail(tenant_id, number)["exports"]
+        if e["plugin_id"] == "lightspeed_dms"
+    )
 
 
 def test_version_discovery_answers_version_1_0(client: TestClient) -> None:
@@ -98,15 +101,21 @@ def test_outstanding_order_carries_the_supplier_code_and_upper_cased_customer(
     assert root.find("cancellations") is not None
 
 
-def test_outstanding_lists_at_most_30_oldest_first(hub: Hub, tenant_id: int, client: TestClient) -> None:
+def test_outstanding_lists_at_most_30_oldest_first(
+    hub: Hub, tenant_id: int, client: TestClient
+) -> None:
     for i in range(35):
-        hub.intake_order(tenant_id, order_body(f"W{2000 - i}", placed_at=f"2026-11-20T10:{34 - i:02d}:00Z"))
+        hub.intake_order(
+            tenant_id, order_body(f"W{2000 - i}", placed_at=f"2026-11-20T10:{34 - i:02d}:00Z")
+        )
     ids = outstanding_ids(client)
     assert len(ids) == 30
     assert ids[0] == "W1966" and ids[-1] == "W1995"  # the oldest placed first
 
 
-def test_an_order_is_offered_again_until_acknowledged(hub: Hub, tenant_id: int, client: TestClient) -> None:
+def test_an_order_is_offered_again_until_acknowledged(
+    hub: Hub, tenant_id: int, client: TestClient
+) -> None:
     hub.intake_order(tenant_id, order_body("W1"))
     assert outstanding_ids(client) == ["W1"]
     assert outstanding_ids(client) == ["W1"]
@@ -118,7 +127,9 @@ def test_an_order_is_offered_again_until_acknowledged(hub: Hub, tenant_id: int, 
     assert len([n for n in notes if n["source"] == "lightspeed_dms"]) == 0
 
 
-def test_code_1010_already_imported_counts_as_downloaded(hub: Hub, tenant_id: int, client: TestClient) -> None:
+def test_code_1010_already_imported_counts_as_downloaded(
+    hub: Hub, tenant_id: int, client: TestClient
+) -> None:
     hub.intake_order(tenant_id, order_body("W1"))
     status = ack(client, "W1", issues=[ResponseIssue("1010", "Order already imported", "FAILURE")])
     assert status == "SUCCESS"
@@ -150,13 +161,18 @@ def test_cancellation_after_download_is_listed_until_acknowledged(
     for _ in range(2):
         root = etree.fromstring(client.get(f"{BASE}/OutstandingActivity", headers=auth()).content)
         assert root.findtext("cancellations/webOrderCancellation/orderID") == "W1"
-        assert root.findtext("cancellations/webOrderCancellation/comment") == "customer changed their mind"
+        assert (
+            root.findtext("cancellations/webOrderCancellation/comment")
+            == "customer changed their mind"
+        )
     assert ack(client, "W1", response_type="WEB_ORDER_CANCELLATION") == "SUCCESS"
     root = etree.fromstring(client.get(f"{BASE}/OutstandingActivity", headers=auth()).content)
     assert root.find("cancellations/webOrderCancellation") is None
 
 
-def test_order_canceled_before_download_is_never_offered(hub: Hub, tenant_id: int, client: TestClient) -> None:
+def test_order_canceled_before_download_is_never_offered(
+    hub: Hub, tenant_id: int, client: TestClient
+) -> None:
     hub.intake_order(tenant_id, order_body("W1"))
     hub.cancel_order(tenant_id, "W1", "fraud", actor="test")
     root = etree.fromstring(client.get(f"{BASE}/OutstandingActivity", headers=auth()).content)
@@ -164,7 +180,9 @@ def test_order_canceled_before_download_is_never_offered(hub: Hub, tenant_id: in
     assert root.find("cancellations/webOrderCancellation") is None
 
 
-def test_void_cancels_the_order_with_the_reason_as_a_note(hub: Hub, tenant_id: int, client: TestClient) -> None:
+def test_void_cancels_the_order_with_the_reason_as_a_note(
+    hub: Hub, tenant_id: int, client: TestClient
+) -> None:
     hub.intake_order(tenant_id, order_body("W1"))
     ack(client, "W1")
     resp = client.post(f"{BASE}/Order/W1", content=build_void("Phone void"), headers=auth())
@@ -201,21 +219,28 @@ def test_item_cancel_reduces_the_open_quantity_and_sell_adds_a_note(
 ) -> None:
     view, _ = hub.intake_order(tenant_id, order_body("W1", qty=2))
     line_id = view.lines[0].id
-    resp = client.post(f"{BASE}/Order/W1/Item", content=build_item_action("CANCEL", "12-345", 1),
-                       headers=auth())
+    resp = client.post(
+        f"{BASE}/Order/W1/Item", content=build_item_action("CANCEL", "12-345", 1), headers=auth()
+    )
     assert etree.fromstring(resp.content).findtext("responseStatus") == "SUCCESS"
-    resp = client.post(f"{BASE}/Order/W1/Item/{line_id}",
-                       content=build_item_action("SELL", str(line_id), 1), headers=auth())
+    resp = client.post(
+        f"{BASE}/Order/W1/Item/{line_id}",
+        content=build_item_action("SELL", str(line_id), 1),
+        headers=auth(),
+    )
     assert etree.fromstring(resp.content).findtext("responseStatus") == "SUCCESS"
     detail = hub.order_detail(tenant_id, "W1")
     assert detail["lines"][0]["canceled_quantity"] == 1
     assert any("sold" in n["message"] for n in detail["notes"])
-    resp = client.post(f"{BASE}/Order/W1/Item", content=build_item_action("CANCEL", "NOPE", 1),
-                       headers=auth())
+    resp = client.post(
+        f"{BASE}/Order/W1/Item", content=build_item_action("CANCEL", "NOPE", 1), headers=auth()
+    )
     assert etree.fromstring(resp.content).findtext("responseStatus") == "FAILURE"
 
 
-def test_malformed_xml_answers_failure_and_changes_nothing(hub: Hub, tenant_id: int, client: TestClient) -> None:
+def test_malformed_xml_answers_failure_and_changes_nothing(
+    hub: Hub, tenant_id: int, client: TestClient
+) -> None:
     hub.intake_order(tenant_id, order_body("W1"))
     before = hub.order_detail(tenant_id, "W1")
     for body in (b"<acknowledgeRequest><id>W1</id>", b"not xml", b"<other/>", b""):
@@ -224,19 +249,26 @@ def test_malformed_xml_answers_failure_and_changes_nothing(hub: Hub, tenant_id: 
         assert resp.status_code == 200
         assert root.findtext("responseStatus") == "FAILURE"
         assert root.findtext("responseMessage")
-    resp = client.post(f"{BASE}/AcknowledgeRequest", content=build_acknowledge_request("NOPE"),
-                       headers=auth())
+    resp = client.post(
+        f"{BASE}/AcknowledgeRequest", content=build_acknowledge_request("NOPE"), headers=auth()
+    )
     assert "unknown order" in (etree.fromstring(resp.content).findtext("responseMessage") or "")
     after = hub.order_detail(tenant_id, "W1")
     assert after["exports"] == before["exports"] and after["notes"] == before["notes"]
 
 
-def test_entity_expansion_and_external_entities_are_refused_without_expansion(client: TestClient) -> None:
-    laughs = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
-              b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>'
-              b"<acknowledgeRequest><id>&lol2;</id></acknowledgeRequest>")
-    external = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
-                b"<acknowledgeRequest><id>&xxe;</id></acknowledgeRequest>")
+def test_entity_expansion_and_external_entities_are_refused_without_expansion(
+    client: TestClient,
+) -> None:
+    laughs = (
+        b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+        b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>'
+        b"<acknowledgeRequest><id>&lol2;</id></acknowledgeRequest>"
+    )
+    external = (
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+        b"<acknowledgeRequest><id>&xxe;</id></acknowledgeRequest>"
+    )
     for body in (laughs, external):
         resp = client.post(f"{BASE}/AcknowledgeRequest", content=body, headers=auth())
         assert resp.status_code == 200
@@ -255,8 +287,10 @@ def test_a_wrong_password_gets_401_and_repeated_failures_are_throttled(client: T
     assert resp.status_code == 401
     assert resp.headers["www-authenticate"].startswith("Basic")
     assert client.get(f"{BASE}/OutstandingActivity").status_code == 401
-    codes = [client.get(f"{BASE}/OutstandingActivity", headers=auth(password="x")).status_code
-             for _ in range(12)]
+    codes = [
+        client.get(f"{BASE}/OutstandingActivity", headers=auth(password="x")).status_code
+        for _ in range(12)
+    ]
     assert codes[-1] == 429
     blocked = client.get(f"{BASE}/OutstandingActivity", headers=auth())
     assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) > 0
@@ -268,8 +302,18 @@ def test_machine_address_mismatch_gets_403(hub: Hub) -> None:
     with TestClient(app=dms_app(hub)) as client:
         url = "/dms/pinned/LightSpeed/OutstandingActivity"
         assert client.get(url, headers=auth()).status_code == 403
-        assert client.get(url, headers={**auth(), "X-Machine-Address": "00-1a-2b-3c-4d-5f"}).status_code == 403
-        assert client.get(url, headers={**auth(), "X-Machine-Address": "00-1a-2b-3c-4d-5e"}).status_code == 200
+        assert (
+            client.get(
+                url, headers={**auth(), "X-Machine-Address": "00-1a-2b-3c-4d-5f"}
+            ).status_code
+            == 403
+        )
+        assert (
+            client.get(
+                url, headers={**auth(), "X-Machine-Address": "00-1a-2b-3c-4d-5e"}
+            ).status_code
+            == 200
+        )
 
 
 def test_ip_allow_list_refuses_other_addresses(hub: Hub) -> None:
@@ -293,8 +337,14 @@ def test_a_tenants_credentials_never_open_another_tenants_feed(hub: Hub, tenant_
 
 def test_each_change_raises_order_updated(hub: Hub, tenant_id: int, client: TestClient) -> None:
     with hub.db.session() as session:
-        create_subscription(session, hub.box, tenant_id, "http://127.0.0.1:9/hook",
-                            ["order.updated"], "0123456789abcdef")
+        create_subscription(
+            session,
+            hub.box,
+            tenant_id,
+            "http://127.0.0.1:9/hook",
+            ["order.updated"],
+            "0123456789abcdef",
+        )
     hub.intake_order(tenant_id, order_body("W1"))
     ack(client, "W1")
     with hub.db.read() as session:
@@ -304,14 +354,18 @@ def test_each_change_raises_order_updated(hub: Hub, tenant_id: int, client: Test
 
 def test_two_concurrent_pollers_acknowledge_every_order_once(hub: Hub, tenant_id: int) -> None:
     for i in range(60):
-        hub.intake_order(tenant_id, order_body(f"W{3000 + i}", placed_at=f"2026-11-20T11:{i:02d}:00Z"))
+        hub.intake_order(
+            tenant_id, order_body(f"W{3000 + i}", placed_at=f"2026-11-20T11:{i:02d}:00Z")
+        )
     with serve_in_thread(dms_app(hub)) as server:
         url = f"{server.url}{BASE}"
         reports: list = []
 
         def poll(seed: int) -> None:
             with DmsPoller(url, "dms", PASSWORD, seed=seed) as poller:
-                reports.extend(poller.run(0.0, max_polls=10, until_empty=True, sleep=lambda s: None))
+                reports.extend(
+                    poller.run(0.0, max_polls=10, until_empty=True, sleep=lambda s: None)
+                )
 
         threads = [threading.Thread(target=poll, args=(s,)) for s in (1, 2)]
         for t in threads:
@@ -330,10 +384,15 @@ def test_two_concurrent_pollers_acknowledge_every_order_once(hub: Hub, tenant_id
 
 def test_the_sandbox_poller_downloads_rejects_and_ships(hub: Hub, tenant_id: int) -> None:
     for i in range(10):
-        hub.intake_order(tenant_id, order_body(f"W{4000 + i}", placed_at=f"2026-11-20T12:{i:02d}:00Z"))
-    with serve_in_thread(dms_app(hub)) as server, DmsPoller(
-        f"{server.url}{BASE}", "dms", PASSWORD, reject_rate=0.3, ship=True, seed=7
-    ) as poller:
+        hub.intake_order(
+            tenant_id, order_body(f"W{4000 + i}", placed_at=f"2026-11-20T12:{i:02d}:00Z")
+        )
+    with (
+        serve_in_thread(dms_app(hub)) as server,
+        DmsPoller(
+            f"{server.url}{BASE}", "dms", PASSWORD, reject_rate=0.3, ship=True, seed=7
+        ) as poller,
+    ):
         assert poller.discover() == ["1.0"]
         reports = poller.run(0.0, max_polls=5, until_empty=True, sleep=lambda s: None)
     rejected = {o for r in reports for o in r.rejected}
