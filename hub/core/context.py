@@ -5,9 +5,11 @@ method is one transaction."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
@@ -262,6 +264,31 @@ class PluginContext:
             install = session.get(PluginInstall, self.install_id)
             assert install is not None
             store_secrets(session, self._hub.box, install, values)
+
+    def read_secrets(self, names: Sequence[str]) -> dict[str, str]:
+        """The current stored (decrypted) values of secret fields, read afresh from storage
+        (not from the snapshot in ``ctx.config``)."""
+        with self._hub.db.read() as session:
+            install = session.get(PluginInstall, self.install_id)
+            assert install is not None
+            stored = dict(install.secrets or {})
+        return {n: self._hub.box.decrypt(stored[n]) for n in names if n in stored}
+
+    @contextmanager
+    def lease(self, name: str, *, ttl: float = 60.0, wait: float = 60.0) -> Iterator[None]:
+        """Hold a named lock shared by every process of the hub (a database lease), e.g.
+        "one OAuth refresh at a time per install". Raises ``TimeoutError`` after ``wait``."""
+        key = f"install:{self.install_id}:{name}"
+        holder = f"{self._hub.worker_id}:{threading.get_ident()}"
+        deadline = time.monotonic() + wait
+        while not state.acquire_lease(self._hub.db, key, holder, timedelta(seconds=ttl)):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"lock {name!r} is busy")
+            time.sleep(0.05)
+        try:
+            yield
+        finally:
+            state.release_lease(self._hub.db, key, holder)
 
     def set_status(self, status: str, detail: str = "") -> None:
         with self._hub.db.session() as session:
