@@ -111,20 +111,28 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRo
     scheme, _sep, key = header.partition(" ")
     key = key.strip()
     if scheme.lower() != "bearer" or not key or len(key) > 200:
-        raise ApiError(401, "an API key is required: Authorization: Bearer <key>",
-                       headers={"WWW-Authenticate": "Bearer"})
+        raise ApiError(
+            401,
+            "an API key is required: Authorization: Bearer <key>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     caller = await to_thread.run_sync(_verify, _hub(connection), key)
     if caller is None:
         raise ApiError(401, "the API key is not valid", headers={"WWW-Authenticate": "Bearer"})
     limiter: RateLimiter = connection.app.state.rate_limiter
     wait = limiter.take(caller.prefix)
     if wait > 0:
-        raise ApiError(429, "too many requests for this key; slow down",
-                       headers={"Retry-After": str(max(1, math.ceil(wait)))})
+        raise ApiError(
+            429,
+            "too many requests for this key; slow down",
+            headers={"Retry-After": str(max(1, math.ceil(wait)))},
+        )
     connection.state.caller = caller
 
 
-async def require_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def require_admin(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
     """Guard: only an admin key (403 for a tenant key)."""
     caller: Caller = connection.state.caller
     if not caller.is_admin:

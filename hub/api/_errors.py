@@ -17,6 +17,7 @@ import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.types import ExceptionHandlersMap
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.exc import DataError, IntegrityError
@@ -61,8 +62,13 @@ class ApiError(HubError):
     """An error raised by the API layer itself (auth, scope, rate limit, paging)."""
 
     def __init__(
-        self, status: int, detail: str, *, code: str | None = None,
-        fields: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
+        self,
+        status: int,
+        detail: str,
+        *,
+        code: str | None = None,
+        fields: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail, fields=fields)
         self.status = status
@@ -71,11 +77,15 @@ class ApiError(HubError):
 
 
 def _error_response(
-    status: int, code: str, detail: str, fields: dict[str, Any] | None = None,
+    status: int,
+    code: str,
+    detail: str,
+    fields: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response[ErrorBody]:
     body = ErrorBody(
-        error=code, detail=detail,
+        error=code,
+        detail=detail,
         fields={str(k): str(v) for k, v in fields.items()} if fields else None,
     )
     return Response(body, status_code=status, media_type=MediaType.JSON, headers=headers)
@@ -90,7 +100,7 @@ def _data_model_fields(request: Request[Any, Any, Any]) -> set[str]:
     """Field names of the handler's body model (to name a model-level error's field)."""
     try:
         data = request.route_handler.parsed_fn_signature.parameters.get("data")
-    except Exception:  # noqa: BLE001  (no handler resolved: a routing error)
+    except Exception:  # no handler resolved: a routing error
         return set()
     annotation = getattr(data, "annotation", None)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
@@ -117,7 +127,11 @@ def _validation_fields(request: Request[Any, Any, Any], exc: ValidationException
         key = item.get("key")
         if not key:
             match = _LEADING_WORD.match(message)
-            key = match.group(1) if match and match.group(1) in _data_model_fields(request) else "body"
+            key = (
+                match.group(1)
+                if match and match.group(1) in _data_model_fields(request)
+                else "body"
+            )
         elif key == "data":
             key = "body"
         fields[str(key)] = message.removeprefix("Value error, ")
@@ -142,8 +156,9 @@ def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Resp
 
 
 def _pydantic_error(_: Request[Any, Any, Any], exc: PydanticValidationError) -> Response[ErrorBody]:
-    return _error_response(422, "validation_error", "the request is not valid",
-                           validation_fields(exc, prefix=""))
+    return _error_response(
+        422, "validation_error", "the request is not valid", validation_fields(exc, prefix="")
+    )
 
 
 def _integrity_error(request: Request[Any, Any, Any], exc: IntegrityError) -> Response[ErrorBody]:
@@ -161,8 +176,12 @@ def _bad_decimal(request: Request[Any, Any, Any], exc: InvalidOperation) -> Resp
     # A money validator of the core lets decimal.InvalidOperation (not a ValueError) escape
     # pydantic on input like "" or "abc"; it is the client's input, so 422, not 500.
     log.info("invalid decimal on %s %s", request.method, request.url.path)
-    return _error_response(422, "validation_error", "the request is not valid",
-                           {"body": "an amount is not a decimal number"})
+    return _error_response(
+        422,
+        "validation_error",
+        "the request is not valid",
+        {"body": "an amount is not a decimal number"},
+    )
 
 
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
@@ -170,7 +189,7 @@ def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Err
     return _error_response(500, "internal_error", "internal error")
 
 
-exception_handlers: dict[type[Exception], Any] = {
+exception_handlers: ExceptionHandlersMap = {
     HubError: _hub_error,
     HTTPException: _http_exception,
     PydanticValidationError: _pydantic_error,

@@ -17,8 +17,8 @@ MAX_ID = 2**62
 DEFAULT_LIMIT = 100
 
 Cursor = Annotated[
-    str | None, Parameter(description="Opaque cursor from the previous page's next_cursor",
-                          max_length=200)
+    str | None,
+    Parameter(description="Opaque cursor from the previous page's next_cursor", max_length=200),
 ]
 Limit = Annotated[int, Parameter(ge=1, le=500, description="Page size (1-500)")]
 
@@ -37,11 +37,13 @@ def decode_cursor(cursor: str | None) -> int | None:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         value = json.loads(raw)["after"]
     except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError):
-        raise ApiError(400, "the cursor is not valid", code="bad_cursor",
-                       fields={"cursor": "malformed"}) from None
+        raise ApiError(
+            400, "the cursor is not valid", code="bad_cursor", fields={"cursor": "malformed"}
+        ) from None
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_ID:
-        raise ApiError(400, "the cursor is not valid", code="bad_cursor",
-                       fields={"cursor": "malformed"})
+        raise ApiError(
+            400, "the cursor is not valid", code="bad_cursor", fields={"cursor": "malformed"}
+        )
     return value
 
 

@@ -68,10 +68,13 @@ def create_app(hub: Hub) -> Litestar:
         description="Multi-tenant hub between webstores and Lightspeed POS / dealer systems.",
         path="/schema",
         render_plugins=[SwaggerRenderPlugin(), RedocRenderPlugin()],
-        components=Components(security_schemes={
-            "BearerAuth": SecurityScheme(type="http", scheme="bearer",
-                                         description="Authorization: Bearer <key>"),
-        }),
+        components=Components(
+            security_schemes={
+                "BearerAuth": SecurityScheme(
+                    type="http", scheme="bearer", description="Authorization: Bearer <key>"
+                ),
+            }
+        ),
         create_examples=False,
     )
     app = Litestar(

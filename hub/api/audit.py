@@ -34,9 +34,16 @@ class AuditPage(msgspec.Struct):
     next_cursor: str | None
 
 
-@get("/audit", sync_to_thread=True, responses=ERROR_RESPONSES, tags=["audit"],
-     summary="The tenant's audit log")
-def list_audit(hub: Hub, tenant: TenantInfo, cursor: Cursor = None, limit: Limit = 100) -> AuditPage:
+@get(
+    "/audit",
+    sync_to_thread=True,
+    responses=ERROR_RESPONSES,
+    tags=["audit"],
+    summary="The tenant's audit log",
+)
+def list_audit(
+    hub: Hub, tenant: TenantInfo, cursor: Cursor = None, limit: Limit = 100
+) -> AuditPage:
     """Config changes, key creation, manual runs, cancellations … newest first."""
     before = decode_cursor(cursor)
     query = select(AuditEvent).where(AuditEvent.tenant_id == tenant.id)
@@ -44,8 +51,17 @@ def list_audit(hub: Hub, tenant: TenantInfo, cursor: Cursor = None, limit: Limit
         query = query.where(col(AuditEvent.id) < before)
     with hub.db.read() as session:
         rows = list(session.exec(query.order_by(col(AuditEvent.id).desc()).limit(limit + 1)))
-    items = [AuditEntry(id=e.id or 0, actor=e.actor, action=e.action, target=e.target,
-                        details=dict(e.details or {}), created_at=e.created_at) for e in rows[:limit]]
+    items = [
+        AuditEntry(
+            id=e.id or 0,
+            actor=e.actor,
+            action=e.action,
+            target=e.target,
+            details=dict(e.details or {}),
+            created_at=e.created_at,
+        )
+        for e in rows[:limit]
+    ]
     return AuditPage(items, next_cursor([e.id or 0 for e in rows], limit))
 
 

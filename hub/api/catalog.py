@@ -67,7 +67,13 @@ class UpsertResult(msgspec.Struct):
 
 
 def _money(value: Decimal | None) -> str | None:
-    return None if value is None else f"{value:.2f}" if value == value.quantize(Decimal("0.01")) else str(value)
+    return (
+        None
+        if value is None
+        else f"{value:.2f}"
+        if value == value.quantize(Decimal("0.01"))
+        else str(value)
+    )
 
 
 class ProductOut(msgspec.Struct):
@@ -90,11 +96,21 @@ class ProductOut(msgspec.Struct):
     @classmethod
     def fields_of(cls, p: Product) -> dict[str, object]:
         return {
-            "sku": p.sku, "title": p.title, "catalog": p.catalog, "brand": p.brand,
-            "part_number": p.part_number, "upc": p.upc, "ean": p.ean, "mpn": p.mpn,
-            "price": _money(p.price), "cost": _money(p.cost), "sale_price": _money(p.sale_price),
-            "sale_starts_at": p.sale_starts_at, "sale_ends_at": p.sale_ends_at,
-            "created_at": p.created_at, "updated_at": p.updated_at,
+            "sku": p.sku,
+            "title": p.title,
+            "catalog": p.catalog,
+            "brand": p.brand,
+            "part_number": p.part_number,
+            "upc": p.upc,
+            "ean": p.ean,
+            "mpn": p.mpn,
+            "price": _money(p.price),
+            "cost": _money(p.cost),
+            "sale_price": _money(p.sale_price),
+            "sale_starts_at": p.sale_starts_at,
+            "sale_ends_at": p.sale_ends_at,
+            "created_at": p.created_at,
+            "updated_at": p.updated_at,
         }
 
     @classmethod
@@ -133,9 +149,15 @@ class ProductDetail(ProductOut):
 # -- locations -------------------------------------------------------------------------------
 
 
-@put("/locations/{code:str}", sync_to_thread=True, responses=ERROR_RESPONSES,
-     summary="Create or rename a location")
-def put_location(data: LocationIn, hub: Hub, tenant: TenantInfo, code: LocationCode) -> Response[LocationOut]:
+@put(
+    "/locations/{code:str}",
+    sync_to_thread=True,
+    responses=ERROR_RESPONSES,
+    summary="Create or rename a location",
+)
+def put_location(
+    data: LocationIn, hub: Hub, tenant: TenantInfo, code: LocationCode
+) -> Response[LocationOut]:
     """Create (201) or rename (200) a location (a warehouse or a store)."""
     with hub.db.session() as session:
         row, created = core_catalog.put_location(session, tenant.id, code, data.name)
@@ -144,7 +166,9 @@ def put_location(data: LocationIn, hub: Hub, tenant: TenantInfo, code: LocationC
 
 
 @get("/locations", sync_to_thread=True, responses=ERROR_RESPONSES, summary="List locations")
-def list_locations(hub: Hub, tenant: TenantInfo, cursor: Cursor = None, limit: Limit = 100) -> LocationPage:
+def list_locations(
+    hub: Hub, tenant: TenantInfo, cursor: Cursor = None, limit: Limit = 100
+) -> LocationPage:
     """The tenant's locations, in creation order."""
     after = decode_cursor(cursor)
     query = select(Location).where(Location.tenant_id == tenant.id)
@@ -152,8 +176,9 @@ def list_locations(hub: Hub, tenant: TenantInfo, cursor: Cursor = None, limit: L
         query = query.where(col(Location.id) > after)
     with hub.db.read() as session:
         rows = list(session.exec(query.order_by(col(Location.id)).limit(limit + 1)))
-    return LocationPage([LocationOut.of(r) for r in rows[:limit]],
-                        next_cursor([r.id or 0 for r in rows], limit))
+    return LocationPage(
+        [LocationOut.of(r) for r in rows[:limit]], next_cursor([r.id or 0 for r in rows], limit)
+    )
 
 
 # -- products --------------------------------------------------------------------------------
@@ -163,8 +188,10 @@ def list_locations(hub: Hub, tenant: TenantInfo, cursor: Cursor = None, limit: L
 def put_products(data: list[core_catalog.ProductIn], hub: Hub, tenant: TenantInfo) -> UpsertResult:
     """Create or update up to 1000 products by SKU: ``{created, updated}``."""
     if len(data) > MAX_PRODUCTS_PER_CALL:
-        raise Invalid(f"at most {MAX_PRODUCTS_PER_CALL} products per call",
-                      fields={"body": f"at most {MAX_PRODUCTS_PER_CALL} items"})
+        raise Invalid(
+            f"at most {MAX_PRODUCTS_PER_CALL} products per call",
+            fields={"body": f"at most {MAX_PRODUCTS_PER_CALL} items"},
+        )
     with hub.db.session() as session:
         result = core_catalog.upsert_products(session, tenant.id, data)
     return UpsertResult(created=result["created"], updated=result["updated"])
@@ -183,8 +210,9 @@ def list_products(
         query = query.where(col(Product.id) > after)
     with hub.db.read() as session:
         rows = list(session.exec(query.order_by(col(Product.id)).limit(limit + 1)))
-    return ProductPage([ProductOut.of(r) for r in rows[:limit]],
-                       next_cursor([r.id or 0 for r in rows], limit))
+    return ProductPage(
+        [ProductOut.of(r) for r in rows[:limit]], next_cursor([r.id or 0 for r in rows], limit)
+    )
 
 
 @get("/products/{sku:str}", sync_to_thread=True, responses=ERROR_RESPONSES, summary="A product")
@@ -214,12 +242,20 @@ def _inventory_query(tenant_id: int):  # type: ignore[no-untyped-def]
 
 
 def _row(level: InventoryLevel, sku: str, location: str, source: str | None) -> InventoryRow:
-    return InventoryRow(sku=sku, location=location, quantity=level.quantity,
-                        sale_price=_money(level.sale_price), lead_time_days=level.lead_time_days,
-                        source=source or "hub", updated_at=level.updated_at)
+    return InventoryRow(
+        sku=sku,
+        location=location,
+        quantity=level.quantity,
+        sale_price=_money(level.sale_price),
+        lead_time_days=level.lead_time_days,
+        source=source or "hub",
+        updated_at=level.updated_at,
+    )
 
 
-def _inventory_rows(session: Session, tenant_id: int, *, product_id: int | None) -> list[InventoryRow]:
+def _inventory_rows(
+    session: Session, tenant_id: int, *, product_id: int | None
+) -> list[InventoryRow]:
     query = _inventory_query(tenant_id).where(InventoryLevel.product_id == product_id)
     rows = session.exec(query.order_by(col(Location.code), col(InventoryLevel.id))).all()
     return [_row(*r) for r in rows]
@@ -227,8 +263,12 @@ def _inventory_rows(session: Session, tenant_id: int, *, product_id: int | None)
 
 @get("/inventory", sync_to_thread=True, responses=ERROR_RESPONSES, summary="List inventory")
 def list_inventory(
-    hub: Hub, tenant: TenantInfo, cursor: Cursor = None, limit: Limit = 100,
-    sku: SkuFilter = None, location: LocationFilter = None,
+    hub: Hub,
+    tenant: TenantInfo,
+    cursor: Cursor = None,
+    limit: Limit = 100,
+    sku: SkuFilter = None,
+    location: LocationFilter = None,
 ) -> InventoryPage:
     """Inventory rows ``{sku, location, quantity, sale_price, lead_time_days, source,
     updated_at}``, optionally for one SKU and/or one location."""
@@ -242,11 +282,22 @@ def list_inventory(
         query = query.where(col(InventoryLevel.id) > after)
     with hub.db.read() as session:
         rows = session.exec(query.order_by(col(InventoryLevel.id)).limit(limit + 1)).all()
-    return InventoryPage([_row(*r) for r in rows[:limit]],
-                         next_cursor([r[0].id or 0 for r in rows], limit))
+    return InventoryPage(
+        [_row(*r) for r in rows[:limit]], next_cursor([r[0].id or 0 for r in rows], limit)
+    )
 
 
 def build_router() -> Router:
     """Locations, products and inventory under ``/api/v1/tenants/{slug}``."""
-    return Router("/", route_handlers=[put_location, list_locations, put_products, list_products,
-                                       get_product, list_inventory], tags=["catalog"])
+    return Router(
+        "/",
+        route_handlers=[
+            put_location,
+            list_locations,
+            put_products,
+            list_products,
+            get_product,
+            list_inventory,
+        ],
+        tags=["catalog"],
+    )

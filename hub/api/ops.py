@@ -38,17 +38,22 @@ class _StateCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         runs = GaugeMetricFamily("hub_runs", "Job runs by state", labels=["state"])
-        deliveries = GaugeMetricFamily("hub_webhook_deliveries", "Webhook deliveries by outcome",
-                                       labels=["state"])
+        deliveries = GaugeMetricFamily(
+            "hub_webhook_deliveries", "Webhook deliveries by outcome", labels=["state"]
+        )
         depth = GaugeMetricFamily("hub_queue_depth", "Queued job runs")
         try:
             with self.hub.db.read() as session:
-                run_counts = dict(session.exec(
-                    select(JobRun.state, func.count()).group_by(JobRun.state)  # type: ignore[arg-type]
-                ).all())
-                delivery_counts = dict(session.exec(
-                    select(WebhookDelivery.state, func.count()).group_by(WebhookDelivery.state)  # type: ignore[arg-type]
-                ).all())
+                run_counts = dict(
+                    session.exec(
+                        select(JobRun.state, func.count()).group_by(JobRun.state)  # type: ignore[arg-type]
+                    ).all()
+                )
+                delivery_counts = dict(
+                    session.exec(
+                        select(WebhookDelivery.state, func.count()).group_by(WebhookDelivery.state)  # type: ignore[arg-type]
+                    ).all()
+                )
         except Exception:  # a scrape must answer even when the database does not
             log.warning("metrics: the database query failed", exc_info=True)
             return
@@ -68,8 +73,10 @@ class ApiMetrics:
     def __init__(self, hub: Hub) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "hub_http_requests", "HTTP requests by route template, method and status",
-            ["route", "method", "status"], registry=self.registry,
+            "hub_http_requests",
+            "HTTP requests by route template, method and status",
+            ["route", "method", "status"],
+            registry=self.registry,
         )
         self.registry.register(_StateCollector(hub))
 
@@ -102,12 +109,19 @@ def _database_ok(hub: Hub) -> bool:
 def healthz(request: Request[Any, Any, Any]) -> Response[Health]:
     """200 when the database answers, else 503."""
     ok = _database_ok(request.app.state.hub)
-    return Response(Health(status="ok" if ok else "unavailable", database="ok" if ok else "down"),
-                    status_code=200 if ok else 503)
+    return Response(
+        Health(status="ok" if ok else "unavailable", database="ok" if ok else "down"),
+        status_code=200 if ok else 503,
+    )
 
 
-@get("/metrics", sync_to_thread=True, media_type=MediaType.TEXT, tags=["operations"],
-     summary="Prometheus metrics")
+@get(
+    "/metrics",
+    sync_to_thread=True,
+    media_type=MediaType.TEXT,
+    tags=["operations"],
+    summary="Prometheus metrics",
+)
 def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
     """Prometheus text exposition."""
     api_metrics: ApiMetrics = request.app.state.metrics

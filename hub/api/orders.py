@@ -132,7 +132,10 @@ def create_order(data: OrderIn, hub: Hub, tenant: TenantInfo) -> Response[OrderD
 
 @get("/", sync_to_thread=True, responses=ERROR_RESPONSES, summary="List orders")
 def list_orders(
-    hub: Hub, tenant: TenantInfo, cursor: Cursor = None, limit: Limit = 100,
+    hub: Hub,
+    tenant: TenantInfo,
+    cursor: Cursor = None,
+    limit: Limit = 100,
     status: StatusFilter = None,
 ) -> OrderPage:
     """Orders, newest first; ``status`` filters."""
@@ -145,9 +148,16 @@ def list_orders(
     with hub.db.read() as session:
         rows = list(session.exec(query.order_by(col(Order.id).desc()).limit(limit + 1)))
     items = [
-        OrderSummary(number=o.number, status=o.status, channel=o.channel, placed_at=o.placed_at,
-                     currency=o.currency, total=str(money(o.total)), created_at=o.created_at,
-                     updated_at=o.updated_at)
+        OrderSummary(
+            number=o.number,
+            status=o.status,
+            channel=o.channel,
+            placed_at=o.placed_at,
+            currency=o.currency,
+            total=str(money(o.total)),
+            created_at=o.created_at,
+            updated_at=o.updated_at,
+        )
         for o in rows[:limit]
     ]
     return OrderPage(items, next_cursor([o.id or 0 for o in rows], limit))
@@ -159,21 +169,38 @@ def get_order(hub: Hub, tenant: TenantInfo, number: Number) -> OrderDetail:
     return OrderDetail.of(hub.order_detail(tenant.id, number))
 
 
-@post("/{number:str}/cancel", status_code=200, sync_to_thread=True, responses=ERROR_RESPONSES,
-      summary="Cancel an order")
-def cancel_order(data: CancelIn, hub: Hub, tenant: TenantInfo, caller: Caller, number: Number) -> OrderDetail:
+@post(
+    "/{number:str}/cancel",
+    status_code=200,
+    sync_to_thread=True,
+    responses=ERROR_RESPONSES,
+    summary="Cancel an order",
+)
+def cancel_order(
+    data: CancelIn, hub: Hub, tenant: TenantInfo, caller: Caller, number: Number
+) -> OrderDetail:
     """Cancel (409 when shipped or completed); exports the vendor took get a cancellation."""
     return OrderDetail.of(hub.cancel_order(tenant.id, number, data.reason, actor=caller.actor))
 
 
-@post("/{number:str}/exports/{plugin_id:str}/retry", status_code=200, sync_to_thread=True,
-      responses=ERROR_RESPONSES, summary="Retry an order export")
-def retry_export(hub: Hub, tenant: TenantInfo, caller: Caller, number: Number, plugin_id: PluginId) -> OrderDetail:
+@post(
+    "/{number:str}/exports/{plugin_id:str}/retry",
+    status_code=200,
+    sync_to_thread=True,
+    responses=ERROR_RESPONSES,
+    summary="Retry an order export",
+)
+def retry_export(
+    hub: Hub, tenant: TenantInfo, caller: Caller, number: Number, plugin_id: PluginId
+) -> OrderDetail:
     """Put a rejected or failed export back to pending (409 otherwise)."""
     return OrderDetail.of(hub.retry_export(tenant.id, number, plugin_id, actor=caller.actor))
 
 
 def build_router() -> Router:
     """``/orders`` under ``/api/v1/tenants/{slug}``."""
-    return Router("/orders", route_handlers=[create_order, list_orders, get_order, cancel_order,
-                                             retry_export], tags=["orders"])
+    return Router(
+        "/orders",
+        route_handlers=[create_order, list_orders, get_order, cancel_order, retry_export],
+        tags=["orders"],
+    )

@@ -99,8 +99,13 @@ class QueuedRun(msgspec.Struct):
     run_id: int
 
 
-@get("/plugins", sync_to_thread=False, responses=ERROR_RESPONSES, tags=["plugins"],
-     summary="Available plugins")
+@get(
+    "/plugins",
+    sync_to_thread=False,
+    responses=ERROR_RESPONSES,
+    tags=["plugins"],
+    summary="Available plugins",
+)
 def list_plugins(hub: Hub) -> PluginList:
     """Every registered plugin: id, title, version, capabilities, jobs and config schema."""
     return PluginList(msgspec.convert(hub.plugins.describe(), list[PluginOut]))
@@ -114,22 +119,30 @@ def _install_out(hub: Hub, tenant_id: int, plugin_id: str) -> InstallOut:
 def list_installs(hub: Hub, tenant: TenantInfo) -> InstallList:
     """Every plugin configured for the tenant (registered plugins only)."""
     with hub.db.read() as session:
-        ids = list(session.exec(
-            select(PluginInstall.plugin_id).where(PluginInstall.tenant_id == tenant.id)
-            .order_by(col(PluginInstall.plugin_id))
-        ))
+        ids = list(
+            session.exec(
+                select(PluginInstall.plugin_id)
+                .where(PluginInstall.tenant_id == tenant.id)
+                .order_by(col(PluginInstall.plugin_id))
+            )
+        )
     known = {m.id for m in hub.plugins.manifests()}
     return InstallList([_install_out(hub, tenant.id, pid) for pid in ids if pid in known])
 
 
-@put("/{plugin_id:str}", sync_to_thread=True, responses=ERROR_RESPONSES,
-     summary="Configure an install")
+@put(
+    "/{plugin_id:str}",
+    sync_to_thread=True,
+    responses=ERROR_RESPONSES,
+    summary="Configure an install",
+)
 def put_install(
     data: InstallIn, hub: Hub, tenant: TenantInfo, caller: Caller, plugin_id: PluginId
 ) -> InstallOut:
     """Store ``{enabled, config}``: 422 naming the fields; a secret left out is kept."""
-    hub.configure_install(tenant.id, plugin_id, enabled=data.enabled, config=data.config,
-                          actor=caller.actor)
+    hub.configure_install(
+        tenant.id, plugin_id, enabled=data.enabled, config=data.config, actor=caller.actor
+    )
     return _install_out(hub, tenant.id, plugin_id)
 
 
@@ -139,18 +152,34 @@ def get_install(hub: Hub, tenant: TenantInfo, plugin_id: PluginId) -> InstallOut
     return _install_out(hub, tenant.id, plugin_id)
 
 
-@post("/{plugin_id:str}/test-connection", status_code=200, sync_to_thread=True,
-      responses=ERROR_RESPONSES, summary="Test an install's connection")
-def test_connection(hub: Hub, tenant: TenantInfo, caller: Caller, plugin_id: PluginId) -> ConnectionOut:
+@post(
+    "/{plugin_id:str}/test-connection",
+    status_code=200,
+    sync_to_thread=True,
+    responses=ERROR_RESPONSES,
+    summary="Test an install's connection",
+)
+def test_connection(
+    hub: Hub, tenant: TenantInfo, caller: Caller, plugin_id: PluginId
+) -> ConnectionOut:
     """Ask the plugin to reach its vendor with the stored config: ``{ok, detail}``."""
     result = hub.test_connection(tenant.id, plugin_id, actor=caller.actor)
     return ConnectionOut(ok=result.ok, detail=result.detail)
 
 
-@post("/{plugin_id:str}/jobs/{job:str}", status_code=202, sync_to_thread=True,
-      responses=ERROR_RESPONSES, summary="Queue a run now")
+@post(
+    "/{plugin_id:str}/jobs/{job:str}",
+    status_code=202,
+    sync_to_thread=True,
+    responses=ERROR_RESPONSES,
+    summary="Queue a run now",
+)
 def queue_job(
-    hub: Hub, tenant: TenantInfo, caller: Caller, plugin_id: PluginId, job: JobName,
+    hub: Hub,
+    tenant: TenantInfo,
+    caller: Caller,
+    plugin_id: PluginId,
+    job: JobName,
     data: JobIn | None = None,
 ) -> Response[QueuedRun]:
     """Queue a manual run: 202 ``{run_id}``, or 409 with the reason it cannot run."""
@@ -167,5 +196,8 @@ def build_catalog_router() -> Router:
 
 def build_installs_router() -> Router:
     """``/plugins`` under ``/api/v1/tenants/{slug}``."""
-    return Router("/plugins", route_handlers=[list_installs, put_install, get_install,
-                                              test_connection, queue_job], tags=["installs"])
+    return Router(
+        "/plugins",
+        route_handlers=[list_installs, put_install, get_install, test_connection, queue_job],
+        tags=["installs"],
+    )

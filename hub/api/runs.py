@@ -62,8 +62,13 @@ class RunPage(msgspec.Struct):
 
 @get("/", sync_to_thread=True, responses=ERROR_RESPONSES, summary="List runs")
 def list_runs(
-    hub: Hub, tenant: TenantInfo, cursor: Cursor = None, limit: Limit = 100,
-    plugin_id: Filter = None, job: Filter = None, run_state: StateFilter = None,
+    hub: Hub,
+    tenant: TenantInfo,
+    cursor: Cursor = None,
+    limit: Limit = 100,
+    plugin_id: Filter = None,
+    job: Filter = None,
+    run_state: StateFilter = None,
 ) -> RunPage:
     """Runs, newest first; filter by ``plugin_id``, ``job`` and ``state``."""
     before = decode_cursor(cursor)
@@ -78,7 +83,9 @@ def list_runs(
         query = query.where(col(JobRun.id) < before)
     with hub.db.read() as session:
         rows = list(session.exec(query.order_by(col(JobRun.id).desc()).limit(limit + 1)))
-    return RunPage([RunOut.of(r) for r in rows[:limit]], next_cursor([r.id or 0 for r in rows], limit))
+    return RunPage(
+        [RunOut.of(r) for r in rows[:limit]], next_cursor([r.id or 0 for r in rows], limit)
+    )
 
 
 @get("/{run_id:int}", sync_to_thread=True, responses=ERROR_RESPONSES, summary="A run")
@@ -91,8 +98,13 @@ def get_one_run(hub: Hub, tenant: TenantInfo, run_id: RunId) -> RunOut:
     return RunOut.of(run)
 
 
-@get("/{run_id:int}/report", sync_to_thread=True, responses=ERROR_RESPONSES,
-     media_type="text/csv", summary="A run's CSV report")
+@get(
+    "/{run_id:int}/report",
+    sync_to_thread=True,
+    responses=ERROR_RESPONSES,
+    media_type="text/csv",
+    summary="A run's CSV report",
+)
 def get_report(hub: Hub, tenant: TenantInfo, run_id: RunId) -> Response[str]:
     """The run's report (``text/csv``); 404 when the job wrote none."""
     with hub.db.read() as session:
@@ -102,8 +114,11 @@ def get_report(hub: Hub, tenant: TenantInfo, run_id: RunId) -> Response[str]:
         raise NotFound(f"no run {run_id}")
     if report is None:
         raise NotFound(f"run {run_id} has no report")
-    return Response(report.body, media_type=report.content_type or "text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="run-{run_id}.csv"'})
+    return Response(
+        report.body,
+        media_type=report.content_type or "text/csv",
+        headers={"Content-Disposition": f'attachment; filename="run-{run_id}.csv"'},
+    )
 
 
 def build_router() -> Router:

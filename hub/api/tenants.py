@@ -72,8 +72,14 @@ class TenantOut(msgspec.Struct):
 
     @classmethod
     def of(cls, row: Tenant) -> TenantOut:
-        return cls(row.slug, row.name, row.timezone, dict(row.company_address or {}),
-                   row.created_at, row.updated_at)
+        return cls(
+            row.slug,
+            row.name,
+            row.timezone,
+            dict(row.company_address or {}),
+            row.created_at,
+            row.updated_at,
+        )
 
 
 class TenantPage(msgspec.Struct):
@@ -81,15 +87,22 @@ class TenantPage(msgspec.Struct):
     next_cursor: str | None
 
 
-@post("/", guards=[require_admin], sync_to_thread=True, responses=ERROR_RESPONSES,
-      summary="Create a tenant (admin)")
+@post(
+    "/",
+    guards=[require_admin],
+    sync_to_thread=True,
+    responses=ERROR_RESPONSES,
+    summary="Create a tenant (admin)",
+)
 def create_tenant(data: TenantIn, hub: Hub, caller: Caller) -> TenantOut:
     """Create a tenant: 409 when the slug is taken, 422 on a bad slug or time zone."""
     with hub.db.session() as session:
-        row = core_tenants.create_tenant(session, data.slug, data.name, data.timezone,
-                                         data.company_address)
-        audit.record(session, actor=caller.actor, action="tenant.created", tenant_id=row.id,
-                     target=row.slug)
+        row = core_tenants.create_tenant(
+            session, data.slug, data.name, data.timezone, data.company_address
+        )
+        audit.record(
+            session, actor=caller.actor, action="tenant.created", tenant_id=row.id, target=row.slug
+        )
         return TenantOut.of(row)
 
 
@@ -104,8 +117,9 @@ def list_tenants(hub: Hub, caller: Caller, cursor: Cursor = None, limit: Limit =
         query = query.where(Tenant.id == caller.tenant.id)
     with hub.db.read() as session:
         rows = list(session.exec(query))
-    return TenantPage([TenantOut.of(r) for r in rows[:limit]],
-                      next_cursor([r.id or 0 for r in rows], limit))
+    return TenantPage(
+        [TenantOut.of(r) for r in rows[:limit]], next_cursor([r.id or 0 for r in rows], limit)
+    )
 
 
 @get("/", sync_to_thread=True, responses=ERROR_RESPONSES, summary="Get a tenant")
@@ -122,8 +136,14 @@ def patch_tenant(data: TenantPatch, hub: Hub, tenant: TenantInfo, caller: Caller
     with hub.db.session() as session:
         row = core_tenants.get_tenant(session, tenant.slug)
         core_tenants.update_tenant(session, row, changes)
-        audit.record(session, actor=caller.actor, action="tenant.updated", tenant_id=row.id,
-                     target=row.slug, details={"changed": sorted(changes)})
+        audit.record(
+            session,
+            actor=caller.actor,
+            action="tenant.updated",
+            tenant_id=row.id,
+            target=row.slug,
+            details={"changed": sorted(changes)},
+        )
         return TenantOut.of(row)
 
 
@@ -139,14 +159,20 @@ def delete_tenant(hub: Hub, tenant: TenantInfo, caller: Caller) -> None:
             if count:
                 raise Conflict(f"tenant {tenant.slug!r} has {what}; remove them first")
         subs = select(WebhookSubscription.id).where(WebhookSubscription.tenant_id == tid)
-        session.execute(sql_delete(WebhookDelivery).where(col(WebhookDelivery.subscription_id).in_(subs)))
+        session.execute(
+            sql_delete(WebhookDelivery).where(col(WebhookDelivery.subscription_id).in_(subs))
+        )
         session.execute(sql_delete(WebhookDelivery).where(col(WebhookDelivery.tenant_id) == tid))
-        session.execute(sql_delete(WebhookSubscription).where(col(WebhookSubscription.tenant_id) == tid))
+        session.execute(
+            sql_delete(WebhookSubscription).where(col(WebhookSubscription.tenant_id) == tid)
+        )
         session.execute(sql_delete(InventoryLevel).where(col(InventoryLevel.tenant_id) == tid))
         session.execute(sql_delete(Product).where(col(Product.tenant_id) == tid))
         session.execute(sql_delete(Location).where(col(Location.tenant_id) == tid))
         session.execute(sql_delete(ApiKey).where(col(ApiKey.tenant_id) == tid))
-        session.execute(update(AuditEvent).where(col(AuditEvent.tenant_id) == tid).values(tenant_id=None))
+        session.execute(
+            update(AuditEvent).where(col(AuditEvent.tenant_id) == tid).values(tenant_id=None)
+        )
         session.execute(sql_delete(Tenant).where(col(Tenant.id) == tid))
         audit.record(session, actor=caller.actor, action="tenant.deleted", target=tenant.slug)
 

@@ -78,17 +78,27 @@ def _subscription(session: Session, tenant_id: int, subscription_id: int) -> Web
 
 
 @post("/", sync_to_thread=True, responses=ERROR_RESPONSES, summary="Subscribe to events")
-def create_webhook(data: SubscriptionIn, hub: Hub, tenant: TenantInfo, caller: Caller) -> SubscriptionOut:
+def create_webhook(
+    data: SubscriptionIn, hub: Hub, tenant: TenantInfo, caller: Caller
+) -> SubscriptionOut:
     """Subscribe ``url`` to ``events`` (422 naming the fields); 201 without the secret."""
     with hub.db.session() as session:
         row = create_subscription(session, hub.box, tenant.id, data.url, data.events, data.secret)
-        audit.record(session, actor=caller.actor, action="webhook.created", tenant_id=tenant.id,
-                     target=data.url, details={"id": row.id, "events": row.events})
+        audit.record(
+            session,
+            actor=caller.actor,
+            action="webhook.created",
+            tenant_id=tenant.id,
+            target=data.url,
+            details={"id": row.id, "events": row.events},
+        )
         return SubscriptionOut.of(row)
 
 
 @get("/", sync_to_thread=True, responses=ERROR_RESPONSES, summary="List subscriptions")
-def list_webhooks(hub: Hub, tenant: TenantInfo, cursor: Cursor = None, limit: Limit = 100) -> SubscriptionPage:
+def list_webhooks(
+    hub: Hub, tenant: TenantInfo, cursor: Cursor = None, limit: Limit = 100
+) -> SubscriptionPage:
     """The tenant's subscriptions (never their secrets)."""
     after = decode_cursor(cursor)
     query = select(WebhookSubscription).where(WebhookSubscription.tenant_id == tenant.id)
@@ -96,27 +106,50 @@ def list_webhooks(hub: Hub, tenant: TenantInfo, cursor: Cursor = None, limit: Li
         query = query.where(col(WebhookSubscription.id) > after)
     with hub.db.read() as session:
         rows = list(session.exec(query.order_by(col(WebhookSubscription.id)).limit(limit + 1)))
-    return SubscriptionPage([SubscriptionOut.of(r) for r in rows[:limit]],
-                            next_cursor([r.id or 0 for r in rows], limit))
+    return SubscriptionPage(
+        [SubscriptionOut.of(r) for r in rows[:limit]], next_cursor([r.id or 0 for r in rows], limit)
+    )
 
 
-@delete("/{subscription_id:int}", sync_to_thread=True, responses=ERROR_RESPONSES,
-        summary="Delete a subscription")
-def delete_webhook(hub: Hub, tenant: TenantInfo, caller: Caller, subscription_id: SubscriptionId) -> None:
+@delete(
+    "/{subscription_id:int}",
+    sync_to_thread=True,
+    responses=ERROR_RESPONSES,
+    summary="Delete a subscription",
+)
+def delete_webhook(
+    hub: Hub, tenant: TenantInfo, caller: Caller, subscription_id: SubscriptionId
+) -> None:
     """Remove a subscription and its deliveries (204)."""
     with hub.db.session() as session:
         row = _subscription(session, tenant.id, subscription_id)
-        session.execute(sql_delete(WebhookDelivery).where(
-            col(WebhookDelivery.subscription_id) == subscription_id))
+        session.execute(
+            sql_delete(WebhookDelivery).where(
+                col(WebhookDelivery.subscription_id) == subscription_id
+            )
+        )
         session.delete(row)
-        audit.record(session, actor=caller.actor, action="webhook.deleted", tenant_id=tenant.id,
-                     target=row.url, details={"id": subscription_id})
+        audit.record(
+            session,
+            actor=caller.actor,
+            action="webhook.deleted",
+            tenant_id=tenant.id,
+            target=row.url,
+            details={"id": subscription_id},
+        )
 
 
-@get("/{subscription_id:int}/deliveries", sync_to_thread=True, responses=ERROR_RESPONSES,
-     summary="A subscription's deliveries")
+@get(
+    "/{subscription_id:int}/deliveries",
+    sync_to_thread=True,
+    responses=ERROR_RESPONSES,
+    summary="A subscription's deliveries",
+)
 def list_deliveries(
-    hub: Hub, tenant: TenantInfo, subscription_id: SubscriptionId, cursor: Cursor = None,
+    hub: Hub,
+    tenant: TenantInfo,
+    subscription_id: SubscriptionId,
+    cursor: Cursor = None,
     limit: Limit = 100,
 ) -> DeliveryPage:
     """Deliveries of a subscription, newest first."""
@@ -128,10 +161,18 @@ def list_deliveries(
         _subscription(session, tenant.id, subscription_id)
         rows = list(session.exec(query.order_by(col(WebhookDelivery.id).desc()).limit(limit + 1)))
     items = [
-        DeliveryOut(id=d.id or 0, event=d.event, event_id=d.event_id, state=d.state,
-                    attempts=d.attempts, last_status=d.last_status, last_error=d.last_error,
-                    next_attempt_at=d.next_attempt_at, created_at=d.created_at,
-                    delivered_at=d.delivered_at)
+        DeliveryOut(
+            id=d.id or 0,
+            event=d.event,
+            event_id=d.event_id,
+            state=d.state,
+            attempts=d.attempts,
+            last_status=d.last_status,
+            last_error=d.last_error,
+            next_attempt_at=d.next_attempt_at,
+            created_at=d.created_at,
+            delivered_at=d.delivered_at,
+        )
         for d in rows[:limit]
     ]
     return DeliveryPage(items, next_cursor([d.id or 0 for d in rows], limit))
@@ -139,5 +180,8 @@ def list_deliveries(
 
 def build_router() -> Router:
     """``/webhooks`` under ``/api/v1/tenants/{slug}``."""
-    return Router("/webhooks", route_handlers=[create_webhook, list_webhooks, delete_webhook,
-                                               list_deliveries], tags=["webhooks"])
+    return Router(
+        "/webhooks",
+        route_handlers=[create_webhook, list_webhooks, delete_webhook, list_deliveries],
+        tags=["webhooks"],
+    )

@@ -115,4 +115,6 @@ def upgrade(url: str, revision: str = "head") -> None:
     """Apply the Alembic migrations to the database at ``url``."""
     from alembic import command
 
+    if url.startswith("sqlite:///") and url not in ("sqlite:///:memory:",):
+        Path(url.split("///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(url), revision)

@@ -44,8 +44,15 @@ class TestPosPlugin:
     @hookimpl
     def hub_plugin_manifest(self) -> PluginManifest:
         return PluginManifest(
-            id=PLUGIN_ID, title="Test POS", version="1.0", config_model=TestPosConfig,
-            jobs=(JobSpec(name="inventory", title="Inventory import", kind=Capability.INVENTORY_IMPORT),),
+            id=PLUGIN_ID,
+            title="Test POS",
+            version="1.0",
+            config_model=TestPosConfig,
+            jobs=(
+                JobSpec(
+                    name="inventory", title="Inventory import", kind=Capability.INVENTORY_IMPORT
+                ),
+            ),
             capabilities=(Capability.INVENTORY_IMPORT, Capability.ORDER_EXPORT),
         )
 
@@ -134,18 +141,48 @@ def client(world: World) -> Iterator[TestClient[Litestar]]:
 def order_body(number: str = "W1001", **changes: Any) -> dict[str, Any]:
     """The contract's example order (totals add up: 2 × 24.95 + 9.99 + 4.21 = 64.10)."""
     body: dict[str, Any] = {
-        "number": number, "placed_at": "2026-11-20T10:00:00Z", "currency": "USD",
-        "billing": {"first_name": "Ann", "last_name": "Lee", "company": "", "address1": "1 Main St",
-                    "address2": "", "city": "Austin", "state": "TX", "postal_code": "78701",
-                    "country": "US", "phone": "", "email": "ann@example.com"},
-        "shipping": {"first_name": "Ann", "last_name": "Lee", "address1": "1 Main St",
-                     "city": "Austin", "state": "TX", "postal_code": "78701", "country": "US",
-                     "phone": ""},
+        "number": number,
+        "placed_at": "2026-11-20T10:00:00Z",
+        "currency": "USD",
+        "billing": {
+            "first_name": "Ann",
+            "last_name": "Lee",
+            "company": "",
+            "address1": "1 Main St",
+            "address2": "",
+            "city": "Austin",
+            "state": "TX",
+            "postal_code": "78701",
+            "country": "US",
+            "phone": "",
+            "email": "ann@example.com",
+        },
+        "shipping": {
+            "first_name": "Ann",
+            "last_name": "Lee",
+            "address1": "1 Main St",
+            "city": "Austin",
+            "state": "TX",
+            "postal_code": "78701",
+            "country": "US",
+            "phone": "",
+        },
         "payments": [{"method": "visa", "amount": "64.10", "captured": True}],
-        "lines": [{"sku": "TR-12345", "quantity": 2, "unit_price": "24.95",
-                   "manufacturer": "Tucker Rocky", "description": "Brake pads"}],
-        "shipping_cost": "9.99", "shipping_carrier": "UPS", "shipping_method": "GROUND",
-        "tax": "4.21", "total": "64.10", "comment": "",
+        "lines": [
+            {
+                "sku": "TR-12345",
+                "quantity": 2,
+                "unit_price": "24.95",
+                "manufacturer": "Tucker Rocky",
+                "description": "Brake pads",
+            }
+        ],
+        "shipping_cost": "9.99",
+        "shipping_carrier": "UPS",
+        "shipping_method": "GROUND",
+        "tax": "4.21",
+        "total": "64.10",
+        "comment": "",
     }
     body.update(changes)
     return body

@@ -19,25 +19,49 @@ UNAUTHENTICATED = ("/healthz", "/metrics")
 
 def _operations(client: TestClient[Litestar]) -> list[tuple[str, str]]:
     doc = client.get("/schema/openapi.json").json()
-    return [(path, method) for path, item in doc["paths"].items() for method in item
-            if method in ("get", "post", "put", "patch", "delete")]
+    return [
+        (path, method)
+        for path, item in doc["paths"].items()
+        for method in item
+        if method in ("get", "post", "put", "patch", "delete")
+    ]
 
 
 def _globex_resources(world: World, client: TestClient[Litestar]) -> dict[str, str]:
     """Real resources of globex, so a 404 proves the scope check, not a missing row."""
     g = world.globex
-    client.put(f"/api/v1/tenants/globex/plugins/{PLUGIN_ID}", headers=g,
-               json={"enabled": True, "config": {"account": "G"}}).raise_for_status()
-    run_id = client.post(f"/api/v1/tenants/globex/plugins/{PLUGIN_ID}/jobs/inventory",
-                         headers=g).json()["run_id"]
-    client.post("/api/v1/tenants/globex/orders", headers=g, json=order_body("G1")).raise_for_status()
+    client.put(
+        f"/api/v1/tenants/globex/plugins/{PLUGIN_ID}",
+        headers=g,
+        json={"enabled": True, "config": {"account": "G"}},
+    ).raise_for_status()
+    run_id = client.post(
+        f"/api/v1/tenants/globex/plugins/{PLUGIN_ID}/jobs/inventory", headers=g
+    ).json()["run_id"]
+    client.post(
+        "/api/v1/tenants/globex/orders", headers=g, json=order_body("G1")
+    ).raise_for_status()
     client.put("/api/v1/tenants/globex/locations/MAIN", headers=g, json={"name": "Main"})
     client.put("/api/v1/tenants/globex/products", headers=g, json=[{"sku": "TR-12345"}])
-    sub = client.post("/api/v1/tenants/globex/webhooks", headers=g, json={
-        "url": "https://example.com/hook", "events": ["order.updated"], "secret": "x" * 20,
-    }).json()
-    return {"slug": "globex", "plugin_id": PLUGIN_ID, "job": "inventory", "run_id": str(run_id),
-            "number": "G1", "code": "MAIN", "sku": "TR-12345", "subscription_id": str(sub["id"])}
+    sub = client.post(
+        "/api/v1/tenants/globex/webhooks",
+        headers=g,
+        json={
+            "url": "https://example.com/hook",
+            "events": ["order.updated"],
+            "secret": "x" * 20,
+        },
+    ).json()
+    return {
+        "slug": "globex",
+        "plugin_id": PLUGIN_ID,
+        "job": "inventory",
+        "run_id": str(run_id),
+        "number": "G1",
+        "code": "MAIN",
+        "sku": "TR-12345",
+        "subscription_id": str(sub["id"]),
+    }
 
 
 def _fill(path: str, values: dict[str, str]) -> str:
@@ -51,7 +75,9 @@ def _call(client: TestClient[Litestar], method: str, url: str, headers: dict[str
     return client.request(method.upper(), url, headers=headers, json=body)
 
 
-def test_foreign_tenant_key_gets_404_on_every_tenant_route(world: World, client: TestClient[Litestar]) -> None:
+def test_foreign_tenant_key_gets_404_on_every_tenant_route(
+    world: World, client: TestClient[Litestar]
+) -> None:
     values = _globex_resources(world, client)
     walked = 0
     for path, method in _operations(client):
@@ -72,13 +98,19 @@ def test_foreign_tenant_key_gets_404_on_every_tenant_route(world: World, client:
     assert client.get("/api/v1/tenants/globex/orders/G1", headers=world.globex).status_code == 200
 
 
-def test_every_api_route_answers_401_without_a_key(world: World, client: TestClient[Litestar]) -> None:
+def test_every_api_route_answers_401_without_a_key(
+    world: World, client: TestClient[Litestar]
+) -> None:
     values = _globex_resources(world, client)
     for path, method in _operations(client):
         if not path.startswith("/api/v1/"):
             continue
         url = _fill(path, values)
-        for headers in ({}, {"Authorization": "Bearer hub_nope_nope"}, {"Authorization": "Basic eDp5"}):
+        for headers in (
+            {},
+            {"Authorization": "Bearer hub_nope_nope"},
+            {"Authorization": "Basic eDp5"},
+        ):
             response = _call(client, method, url, headers)
             assert response.status_code == 401, (method, path, headers, response.text)
             assert response.json()["error"] == "unauthorized"
@@ -98,7 +130,9 @@ def test_admin_key_reaches_every_tenant(world: World, client: TestClient[Litesta
 
 
 def test_tenant_key_gets_403_creating_a_tenant(world: World, client: TestClient[Litestar]) -> None:
-    response = client.post("/api/v1/tenants", headers=world.acme, json={"slug": "new-one", "name": "N"})
+    response = client.post(
+        "/api/v1/tenants", headers=world.acme, json={"slug": "new-one", "name": "N"}
+    )
     assert response.status_code == 403
     assert response.json()["error"] == "forbidden"
 
@@ -112,10 +146,15 @@ def test_revoked_key_gets_401(world: World, client: TestClient[Litestar]) -> Non
     assert client.get("/api/v1/tenants/acme", headers=world.acme).status_code == 401
 
 
-def test_tenant_key_cannot_create_orders_in_another_tenant(world: World, client: TestClient[Litestar]) -> None:
+def test_tenant_key_cannot_create_orders_in_another_tenant(
+    world: World, client: TestClient[Litestar]
+) -> None:
     with world.hub.db.session() as session:
         key, _ = keys.create_key(session, world.globex_id, "second")
     headers = world.auth(key)
-    assert client.post("/api/v1/tenants/acme/orders", headers=headers, json=order_body()).status_code == 404
+    assert (
+        client.post("/api/v1/tenants/acme/orders", headers=headers, json=order_body()).status_code
+        == 404
+    )
     with world.hub.db.read() as session:
         assert session.exec(select(Order)).first() is None

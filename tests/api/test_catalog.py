@@ -14,7 +14,10 @@ BASE = "/api/v1/tenants/acme"
 
 
 def test_location_is_created_then_renamed(world: World, client: TestClient[Litestar]) -> None:
-    assert client.put(f"{BASE}/locations/MAIN", headers=world.acme, json={"name": "Main"}).status_code == 201
+    assert (
+        client.put(f"{BASE}/locations/MAIN", headers=world.acme, json={"name": "Main"}).status_code
+        == 201
+    )
     renamed = client.put(f"{BASE}/locations/MAIN", headers=world.acme, json={"name": "Main store"})
     assert renamed.status_code == 200
     items = client.get(f"{BASE}/locations", headers=world.acme).json()["items"]
@@ -24,12 +27,22 @@ def test_location_is_created_then_renamed(world: World, client: TestClient[Lites
     assert "code" in bad.json()["fields"]
 
 
-def test_products_bulk_upsert_counts_created_and_updated(world: World, client: TestClient[Litestar]) -> None:
-    products = [{"sku": "A-1", "title": "Pads", "price": "24.95", "brand": "Tucker Rocky"},
-                {"sku": "A-2", "catalog": "oem", "upc": "012345678905"}]
-    assert client.put(f"{BASE}/products", headers=world.acme, json=products).json() == {"created": 2, "updated": 0}
+def test_products_bulk_upsert_counts_created_and_updated(
+    world: World, client: TestClient[Litestar]
+) -> None:
+    products = [
+        {"sku": "A-1", "title": "Pads", "price": "24.95", "brand": "Tucker Rocky"},
+        {"sku": "A-2", "catalog": "oem", "upc": "012345678905"},
+    ]
+    assert client.put(f"{BASE}/products", headers=world.acme, json=products).json() == {
+        "created": 2,
+        "updated": 0,
+    }
     products[0]["price"] = "19.99"
-    assert client.put(f"{BASE}/products", headers=world.acme, json=products).json() == {"created": 0, "updated": 1}
+    assert client.put(f"{BASE}/products", headers=world.acme, json=products).json() == {
+        "created": 0,
+        "updated": 1,
+    }
     one = client.get(f"{BASE}/products/A-1", headers=world.acme).json()
     assert one["price"] == "19.99"
     assert one["inventory"] == []
@@ -43,9 +56,14 @@ def test_more_than_1000_products_answers_422(world: World, client: TestClient[Li
     assert "body" in response.json()["fields"]
 
 
-def test_bad_product_answers_422_naming_the_item_field(world: World, client: TestClient[Litestar]) -> None:
-    response = client.put(f"{BASE}/products", headers=world.acme,
-                          json=[{"sku": "ok"}, {"sku": "B", "catalog": "used"}])
+def test_bad_product_answers_422_naming_the_item_field(
+    world: World, client: TestClient[Litestar]
+) -> None:
+    response = client.put(
+        f"{BASE}/products",
+        headers=world.acme,
+        json=[{"sku": "ok"}, {"sku": "B", "catalog": "used"}],
+    )
     assert response.status_code == 422
     assert any("catalog" in key for key in response.json()["fields"])
 
@@ -65,27 +83,53 @@ def test_products_page_and_filter_by_sku(world: World, client: TestClient[Litest
     assert [p["sku"] for p in only] == ["P3"]
 
 
-def test_inventory_rows_show_quantity_by_location_and_source(world: World, client: TestClient[Litestar]) -> None:
+def test_inventory_rows_show_quantity_by_location_and_source(
+    world: World, client: TestClient[Litestar]
+) -> None:
     client.put(f"{BASE}/locations/MAIN", headers=world.acme, json={"name": "Main"})
     client.put(f"{BASE}/locations/WH2", headers=world.acme, json={"name": "Warehouse"})
     client.put(f"{BASE}/products", headers=world.acme, json=[{"sku": "A-1"}, {"sku": "A-2"}])
-    client.put(f"{BASE}/plugins/{PLUGIN_ID}", headers=world.acme, json={"enabled": True, "config": {}})
+    client.put(
+        f"{BASE}/plugins/{PLUGIN_ID}", headers=world.acme, json={"enabled": True, "config": {}}
+    )
     with world.hub.db.read() as session:
         install = session.exec(select(PluginInstall)).one()
     ctx = world.hub.context(install)
-    ctx.apply_inventory([InventoryRecord("A-1", 5), InventoryRecord("A-2", 2)], rule=MatchRule.SKU,
-                        location_code="MAIN")
-    ctx.apply_inventory([InventoryRecord("A-1", 7, lead_time_days=3)], rule=MatchRule.SKU,
-                        location_code="WH2")
+    ctx.apply_inventory(
+        [InventoryRecord("A-1", 5), InventoryRecord("A-2", 2)],
+        rule=MatchRule.SKU,
+        location_code="MAIN",
+    )
+    ctx.apply_inventory(
+        [InventoryRecord("A-1", 7, lead_time_days=3)], rule=MatchRule.SKU, location_code="WH2"
+    )
     rows = client.get(f"{BASE}/inventory", headers=world.acme).json()["items"]
     assert {(r["sku"], r["location"], r["quantity"]) for r in rows} == {
-        ("A-1", "MAIN", 5), ("A-2", "MAIN", 2), ("A-1", "WH2", 7)}
+        ("A-1", "MAIN", 5),
+        ("A-2", "MAIN", 2),
+        ("A-1", "WH2", 7),
+    }
     assert {r["source"] for r in rows} == {PLUGIN_ID}
-    assert set(rows[0]) == {"sku", "location", "quantity", "sale_price", "lead_time_days", "source", "updated_at"}
-    by_sku = client.get(f"{BASE}/inventory?sku=A-1&location=WH2", headers=world.acme).json()["items"]
+    assert set(rows[0]) == {
+        "sku",
+        "location",
+        "quantity",
+        "sale_price",
+        "lead_time_days",
+        "source",
+        "updated_at",
+    }
+    by_sku = client.get(f"{BASE}/inventory?sku=A-1&location=WH2", headers=world.acme).json()[
+        "items"
+    ]
     assert [(r["quantity"], r["lead_time_days"]) for r in by_sku] == [(7, 3)]
     detail = client.get(f"{BASE}/products/A-1", headers=world.acme).json()
-    assert [(r["location"], r["quantity"]) for r in detail["inventory"]] == [("MAIN", 5), ("WH2", 7)]
+    assert [(r["location"], r["quantity"]) for r in detail["inventory"]] == [
+        ("MAIN", 5),
+        ("WH2", 7),
+    ]
     page = client.get(f"{BASE}/inventory?limit=2", headers=world.acme).json()
-    rest = client.get(f"{BASE}/inventory?limit=2&cursor={page['next_cursor']}", headers=world.acme).json()
+    rest = client.get(
+        f"{BASE}/inventory?limit=2&cursor={page['next_cursor']}", headers=world.acme
+    ).json()
     assert len(page["items"]) == 2 and len(rest["items"]) == 1
