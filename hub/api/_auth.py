@@ -6,13 +6,19 @@ key and applies the per-key rate limit; ``tenant_scope`` (guard on the
 404 when the key belongs to another tenant — the same answer as for a tenant that does not
 exist, so a key cannot probe for other tenants. Handlers receive the results through the
 ``caller`` and ``tenant`` dependencies.
+
+Verified keys and resolved slugs are kept for :data:`CACHE_SECONDS` per process (the
+hot path then touches no database): a revoked key or a deleted tenant may be honoured that
+long by another process; this process forgets tenants at once when it changes one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import threading
 import time
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,12 +34,16 @@ from hub.core.models import Tenant
 from hub.core.tenants import TenantInfo
 
 __all__ = [
+    "CACHE_SECONDS",
+    "AuthCache",
     "Caller",
     "RateLimiter",
     "authenticate",
+    "forget_tenants",
     "provide_caller",
     "provide_hub",
     "provide_tenant",
+    "provide_write_lock",
     "require_admin",
     "tenant_scope",
 ]
@@ -80,6 +90,52 @@ class RateLimiter:
             return (1.0 - tokens) / self.rate
 
 
+CACHE_SECONDS = 5.0
+
+
+class AuthCache:
+    """Verified keys (by hash) and tenants (by slug), each kept :data:`CACHE_SECONDS`."""
+
+    def __init__(self, ttl: float = CACHE_SECONDS, max_entries: int = 10_000) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._callers: dict[str, tuple[float, Caller]] = {}
+        self._tenants: dict[str, tuple[float, TenantInfo]] = {}
+
+    @staticmethod
+    def _digest(key: str) -> str:
+        return hashlib.sha256(key.encode()).hexdigest()
+
+    def caller(self, key: str) -> Caller | None:
+        hit = self._callers.get(self._digest(key))
+        return hit[1] if hit is not None and hit[0] > time.monotonic() else None
+
+    def keep_caller(self, key: str, caller: Caller) -> None:
+        if len(self._callers) >= self.max_entries:
+            self._callers.clear()
+        self._callers[self._digest(key)] = (time.monotonic() + self.ttl, caller)
+
+    def tenant(self, slug: str) -> TenantInfo | None:
+        hit = self._tenants.get(slug)
+        return hit[1] if hit is not None and hit[0] > time.monotonic() else None
+
+    def keep_tenant(self, tenant: TenantInfo) -> None:
+        if len(self._tenants) >= self.max_entries:
+            self._tenants.clear()
+        self._tenants[tenant.slug] = (time.monotonic() + self.ttl, tenant)
+
+    def forget_tenants(self) -> None:
+        """Drop every cached tenant and tenant key (after a tenant changed)."""
+        self._tenants.clear()
+        self._callers = {k: v for k, v in self._callers.items() if v[1].tenant is None}
+
+
+def forget_tenants(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+    """Make this process re-read tenants (call after changing or deleting one)."""
+    cache: AuthCache = connection.app.state.auth_cache
+    cache.forget_tenants()
+
+
 def _hub(connection: ASGIConnection[Any, Any, Any, Any]) -> Hub:
     hub: Hub = connection.app.state.hub
     return hub
@@ -116,7 +172,12 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRo
             "an API key is required: Authorization: Bearer <key>",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    caller = await to_thread.run_sync(_verify, _hub(connection), key)
+    cache: AuthCache = connection.app.state.auth_cache
+    caller = cache.caller(key)
+    if caller is None:
+        caller = await to_thread.run_sync(_verify, _hub(connection), key)
+        if caller is not None:
+            cache.keep_caller(key, caller)
     if caller is None:
         raise ApiError(401, "the API key is not valid", headers={"WWW-Authenticate": "Bearer"})
     limiter: RateLimiter = connection.app.state.rate_limiter
@@ -146,7 +207,12 @@ async def tenant_scope(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRo
     if caller.tenant is not None:
         tenant = caller.tenant if caller.tenant.slug == slug else None
     else:
-        tenant = await to_thread.run_sync(_tenant_by_slug, _hub(connection), slug)
+        cache: AuthCache = connection.app.state.auth_cache
+        tenant = cache.tenant(slug)
+        if tenant is None:
+            tenant = await to_thread.run_sync(_tenant_by_slug, _hub(connection), slug)
+            if tenant is not None:
+                cache.keep_tenant(tenant)
     if tenant is None:
         raise ApiError(404, f"no tenant {slug!r}")
     connection.state.tenant = tenant
@@ -161,6 +227,17 @@ def provide_caller(request: ASGIConnection[Any, Any, Any, Any]) -> Caller:
     """Dependency ``caller``: the verified key (set by :func:`authenticate`)."""
     caller: Caller = request.state.caller
     return caller
+
+
+def provide_write_lock(request: ASGIConnection[Any, Any, Any, Any]) -> AbstractContextManager[Any]:
+    """Dependency ``write_lock``: held around a hot write on SQLite.
+
+    SQLite has one writer; contending writers wait in its busy handler, which sleeps in
+    steps of up to 100 ms. Queuing this process's writers on a lock instead wakes the next
+    one as soon as the previous commits (other processes still meet the busy timeout).
+    """
+    lock: AbstractContextManager[Any] = request.app.state.write_lock
+    return lock
 
 
 def provide_tenant(request: ASGIConnection[Any, Any, Any, Any]) -> TenantInfo:

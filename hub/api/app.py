@@ -12,6 +12,9 @@ Layout of the routes::
 
 from __future__ import annotations
 
+import threading
+from contextlib import nullcontext
+
 from litestar import Litestar, Router
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -20,11 +23,13 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from hub.api import audit, catalog, ops, orders, plugins, runs, tenants, webhooks
 from hub.api._auth import (
+    AuthCache,
     RateLimiter,
     authenticate,
     provide_caller,
     provide_hub,
     provide_tenant,
+    provide_write_lock,
     tenant_scope,
 )
 from hub.api._errors import exception_handlers
@@ -83,6 +88,7 @@ def create_app(hub: Hub) -> Litestar:
             "hub": Provide(provide_hub, sync_to_thread=False),
             "caller": Provide(provide_caller, sync_to_thread=False),
             "tenant": Provide(provide_tenant, sync_to_thread=False),
+            "write_lock": Provide(provide_write_lock, sync_to_thread=False),
         },
         exception_handlers=exception_handlers,
         before_send=[api_metrics.before_send],
@@ -91,5 +97,7 @@ def create_app(hub: Hub) -> Litestar:
     )
     app.state.hub = hub
     app.state.metrics = api_metrics
+    app.state.auth_cache = AuthCache()
+    app.state.write_lock = threading.Lock() if hub.db.is_sqlite else nullcontext()
     app.state.rate_limiter = RateLimiter(hub.settings.api_rate_limit_per_minute)
     return app

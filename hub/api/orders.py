@@ -7,6 +7,7 @@ totals are checked by :class:`~hub.core.orders.OrderIn` (422 naming ``total``).
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -18,6 +19,7 @@ from sqlmodel import col, select
 from hub.api._auth import Caller
 from hub.api._errors import ERROR_RESPONSES
 from hub.api._paging import Cursor, Limit, decode_cursor, next_cursor
+from hub.api._queries import order_detail
 from hub.core.hub import Hub
 from hub.core.models import Order
 from hub.core.orders import ORDER_STATUSES, OrderIn
@@ -122,12 +124,19 @@ class CancelIn(msgspec.Struct, forbid_unknown_fields=True):
     reason: Annotated[str, msgspec.Meta(max_length=1000)] = ""
 
 
+def _detail(hub: Hub, tenant_id: int, number: str) -> OrderDetail:
+    with hub.db.read() as session:
+        return OrderDetail.of(order_detail(session.connection(), tenant_id, number))
+
+
 @post("/", sync_to_thread=True, responses=ERROR_RESPONSES, summary="Create an order")
-def create_order(data: OrderIn, hub: Hub, tenant: TenantInfo) -> Response[OrderDetail]:
+def create_order(
+    data: OrderIn, hub: Hub, tenant: TenantInfo, write_lock: AbstractContextManager[Any]
+) -> Response[OrderDetail]:
     """Store an order from the webstore: 201 new, 200 same body again, 409 different body."""
-    _view, created = hub.intake_order(tenant.id, data, source="api")
-    detail = OrderDetail.of(hub.order_detail(tenant.id, data.number))
-    return Response(detail, status_code=201 if created else 200)
+    with write_lock:
+        _view, created = hub.intake_order(tenant.id, data, source="api")
+    return Response(_detail(hub, tenant.id, data.number), status_code=201 if created else 200)
 
 
 @get("/", sync_to_thread=True, responses=ERROR_RESPONSES, summary="List orders")
@@ -166,7 +175,7 @@ def list_orders(
 @get("/{number:str}", sync_to_thread=True, responses=ERROR_RESPONSES, summary="An order")
 def get_order(hub: Hub, tenant: TenantInfo, number: Number) -> OrderDetail:
     """The order with lines, notes, shipments and exports."""
-    return OrderDetail.of(hub.order_detail(tenant.id, number))
+    return _detail(hub, tenant.id, number)
 
 
 @post(

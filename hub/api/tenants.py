@@ -12,12 +12,12 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Router, delete, get, patch, post
+from litestar import Request, Router, delete, get, patch, post
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import func, update
 from sqlmodel import col, select
 
-from hub.api._auth import Caller, require_admin
+from hub.api._auth import Caller, forget_tenants, require_admin
 from hub.api._errors import ERROR_RESPONSES
 from hub.api._paging import Cursor, Limit, decode_cursor, next_cursor
 from hub.core import audit
@@ -130,7 +130,9 @@ def get_tenant(hub: Hub, tenant: TenantInfo) -> TenantOut:
 
 
 @patch("/", sync_to_thread=True, responses=ERROR_RESPONSES, summary="Change a tenant")
-def patch_tenant(data: TenantPatch, hub: Hub, tenant: TenantInfo, caller: Caller) -> TenantOut:
+def patch_tenant(
+    data: TenantPatch, hub: Hub, tenant: TenantInfo, caller: Caller, request: Request[Any, Any, Any]
+) -> TenantOut:
     """Change the name, time zone or company address (422 on an unknown time zone)."""
     changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not None}
     with hub.db.session() as session:
@@ -148,7 +150,9 @@ def patch_tenant(data: TenantPatch, hub: Hub, tenant: TenantInfo, caller: Caller
 
 
 @delete("/", sync_to_thread=True, responses=ERROR_RESPONSES, summary="Delete a tenant")
-def delete_tenant(hub: Hub, tenant: TenantInfo, caller: Caller) -> None:
+def delete_tenant(
+    hub: Hub, tenant: TenantInfo, caller: Caller, request: Request[Any, Any, Any]
+) -> None:
     """Delete a tenant without orders or installs (409 otherwise); see the module doc."""
     tid = tenant.id
     with hub.db.session() as session:
@@ -175,6 +179,7 @@ def delete_tenant(hub: Hub, tenant: TenantInfo, caller: Caller) -> None:
         )
         session.execute(sql_delete(Tenant).where(col(Tenant.id) == tid))
         audit.record(session, actor=caller.actor, action="tenant.deleted", target=tenant.slug)
+    forget_tenants(request)
 
 
 def build_routers() -> tuple[Router, Router]:

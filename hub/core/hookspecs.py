@@ -86,6 +86,7 @@ def hub_install_status(ctx: PluginContext) -> str | None:
     """The install's status word when the plugin knows better than "ok" (e.g.
     ``setup_incomplete``). ``reconnect_needed`` is set by the core's token handling.
 
+    :param ctx: the install's context.
     :return: a status word, or None for the stored status. Stops at first non-None result.
     """
 
@@ -131,7 +132,8 @@ def hub_job_refusal(ctx: PluginContext, job: str, options: dict[str, Any]) -> st
 @hookspec(firstresult=True)
 def hub_inventory_import(ctx: JobContext) -> bool | None:
     """Run an inventory import job (vendor → hub): fetch the vendor's quantities and hand
-    them to ``ctx.inventory.apply(...)``. Counts, errors and a report go on ``ctx.run``.
+    them to ``ctx.apply_inventory(...)``. Counts, errors and a report go on ``ctx``
+    (``ctx.counts``, ``ctx.error(...)``, ``ctx.report``).
 
     :param ctx: the run's context; ``ctx.job`` names the job, ``ctx.options`` its options.
     :return: True when handled. Stops at first non-None result.
@@ -159,6 +161,8 @@ def hub_order_exportable(ctx: PluginContext, order: OrderView) -> bool | None:
     Called when an order enters the hub, for every enabled install whose plugin has the
     ``order_export`` capability.
 
+    :param ctx: the install's context.
+    :param order: the order as stored, with its lines.
     :return: True to export, False not to. Stops at first non-None result.
     """
 
@@ -166,17 +170,20 @@ def hub_order_exportable(ctx: PluginContext, order: OrderView) -> bool | None:
 @hookspec(firstresult=True)
 def hub_order_export(ctx: JobContext) -> bool | None:
     """Run an order export job (hub → vendor) for push plugins: take pending exports with
-    ``ctx.exports.pending()`` and move each through the state machine. Pull plugins (the DMS)
+    ``ctx.offer_orders()`` and move each through the state machine
+    (``ctx.acknowledge_export`` / ``reject_export`` / ``fail_export``). Pull plugins (the DMS)
     serve their exports from their HTTP routes instead.
 
+    :param ctx: the run's context.
     :return: True when handled. Stops at first non-None result.
     """
 
 
 @hookspec(firstresult=True)
 def hub_order_import(ctx: JobContext) -> bool | None:
-    """Run an order import job (vendor sales → hub orders) through ``ctx.orders``.
+    """Run an order import job (vendor sales → hub orders) through ``ctx.store_order``.
 
+    :param ctx: the run's context.
     :return: True when handled. Stops at first non-None result.
     """
 
@@ -190,5 +197,6 @@ def hub_order_import(ctx: JobContext) -> bool | None:
 def hub_catalog_export(ctx: JobContext) -> bool | None:
     """Run a catalog export job (hub → vendor): prices, costs, product creation.
 
+    :param ctx: the run's context.
     :return: True when handled. Stops at first non-None result.
     """

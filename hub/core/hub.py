@@ -214,7 +214,11 @@ class Hub:
         worker_id = worker_id or f"{self.worker_id}:{threading.get_ident()}"
         run = runs.claim(self.db, run_id, worker_id)
         if run is None:
-            if runs.is_blocked(self.db, run_id):
+            with self.db.read() as session:
+                current = session.get(JobRun, run_id)
+            if current is not None and current.state == "queued":
+                # Another run of its install-job was running when we tried (it may have
+                # finished since): come back later rather than drop the message.
                 raise RunBusy(run_id)
             return None
         assert run.id is not None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 from pydantic import (
@@ -44,11 +44,19 @@ ORDER_STATUSES = ("open", "partially_shipped", "shipped", "canceled", "completed
 
 
 def _money_field(value: Any) -> Decimal:
+    """A money amount: a decimal string (or number) with at most two places."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+        raise ValueError("must be a decimal amount such as \"24.95\"")
     if isinstance(value, float):
         value = str(value)
-    amount = Decimal(value)
+    try:
+        amount = Decimal(value)
+    except (InvalidOperation, ValueError):
+        raise ValueError("must be a decimal amount such as \"24.95\"") from None
     if not amount.is_finite():
         raise ValueError("must be a finite amount")
+    if abs(amount) >= Decimal("1e12"):
+        raise ValueError("is too large")
     if amount != amount.quantize(CENT):
         raise ValueError("must have at most two decimal places")
     if abs(amount) >= Decimal("1e12"):

@@ -158,3 +158,16 @@ def test_tenant_key_cannot_create_orders_in_another_tenant(
     )
     with world.hub.db.read() as session:
         assert session.exec(select(Order)).first() is None
+
+
+def test_revoked_key_is_refused_once_the_cache_window_passes(
+    world: World, client: TestClient[Litestar]
+) -> None:
+    world.app.state.auth_cache.ttl = 0.0  # verified keys are kept CACHE_SECONDS; here none
+    assert client.get("/api/v1/tenants/acme", headers=world.acme).status_code == 200
+    prefix = world.acme_key.split("_")[1]
+    with world.hub.db.session() as session:
+        row = session.exec(select(ApiKey).where(ApiKey.prefix == prefix)).one()
+        row.revoked_at = utcnow()
+        session.add(row)
+    assert client.get("/api/v1/tenants/acme", headers=world.acme).status_code == 401

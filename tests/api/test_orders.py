@@ -138,3 +138,36 @@ def test_rejected_export_goes_back_to_pending_on_retry(
     assert response.status_code == 200
     assert response.json()["exports"][0]["state"] == "pending"
     assert client.post(f"{ORDERS}/W1001/exports/other/retry", headers=world.acme).status_code == 404
+
+
+def test_the_api_order_detail_query_matches_the_core_order_detail(
+    world: World, client: TestClient[Litestar]
+) -> None:
+    from hub.api._queries import order_detail
+
+    client.put(
+        f"/api/v1/tenants/acme/plugins/{PLUGIN_ID}",
+        headers=world.acme,
+        json={"enabled": True, "config": {}},
+    ).raise_for_status()
+    client.post(ORDERS, headers=world.acme, json=order_body()).raise_for_status()
+    with world.hub.db.session() as session:
+        install = session.exec(select(PluginInstall)).one()
+        order = orders.find_order(session, world.acme_id, "W1001")
+        exports.acknowledge(session, order, install.id or 0, external_ref="S-1")
+        line = orders.order_lines(session, order.id or 0)[0]
+        orders.record_shipment(
+            session,
+            order,
+            carrier="UPS",
+            method="GROUND",
+            tracking_number="1Z",
+            items=[(line.id or 0, 1)],
+        )
+        orders.cancel_order(session, order, "rest not needed")
+    with world.hub.db.read() as session:
+        fast = order_detail(session.connection(), world.acme_id, "W1001")
+    core = world.hub.order_detail(world.acme_id, "W1001")
+    assert fast == core
+    assert core["exports"][0]["cancellation"] == "pending"
+    assert core["shipments"] and core["notes"]

@@ -58,7 +58,7 @@ def sqlite_db(tmp_path: Any) -> Iterator[Database]:
 def make_hub(db: Database, *plugins: object, **settings: Any) -> Hub:
     """A Hub on ``db`` with only the given plugins registered (no built-ins, no entry points)."""
     hub = Hub(
-        load_settings(secret_key=SECRET_KEY, database_url=db.url, **settings),
+        load_settings(**{"secret_key": SECRET_KEY, "database_url": db.url, **settings}),
         db=db,
         plugins=PluginManager(autoload=False, builtins=()),
     )
