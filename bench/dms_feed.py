@@ -234,6 +234,7 @@ def seed(hub: Hub, n_orders: int, n_outstanding: int, n_lines: int) -> tuple[int
                         "install_id": install_id,
                         "plugin_id": "lightspeed_dms",
                         "state": "pending" if pending else "acknowledged",
+                        "queue_at": placed if pending else None,
                         "external_ref": "",
                         "message": "",
                         "attempts": 0 if pending else 1,

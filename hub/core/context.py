@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,6 +35,17 @@ class TransientJobError(RuntimeError):
     """A failure worth retrying later (vendor down, rate limited past patience)."""
 
 
+@dataclass(frozen=True)
+class OfferSnapshot:
+    """See :meth:`PluginContext.offer_snapshot`. ``orders``/``cancellations`` are None when
+    the caller's document for ``fingerprint`` is still right."""
+
+    fingerprint: tuple[Any, ...]
+    orders: list[OrderView] | None
+    cancellations: list[OrderView] | None
+    reusable: bool
+
+
 class PluginContext:
     """One install of one plugin for one tenant."""
 
@@ -53,6 +64,8 @@ class PluginContext:
         self.plugin_id = plugin_id
         self.config = config
         self.enabled = enabled
+        # identifies this config snapshot (a new object for every stored change)
+        self.config_version = id(config)
 
     @property
     def settings(self) -> Any:
@@ -138,19 +151,48 @@ class PluginContext:
                 return None
 
     def offer_orders(self, limit: int = 30) -> list[OrderView]:
-        """Orders this install still has to take, oldest first (see :mod:`hub.core.exports`)."""
-        with self._hub.db.session() as session:
-            return [
-                orders.order_view(session, order)
-                for _, order in exports.offer(session, self.install_id, limit)
-            ]
+        """Orders this install still has to take, oldest first (see :mod:`hub.core.exports`).
+
+        Read without the write lock; only orders listed for the first time are then marked
+        ``offered`` (a short write), so repeated polls of an unchanged queue write nothing."""
+        with self._hub.db.read() as session:
+            rows = exports.queued(session, self.install_id, limit)
+            views = orders.order_views(session, [order for _, order in rows])
+        first_time = [e.id for e, _ in rows if e.state == "pending" and e.id is not None]
+        if first_time:
+            with self._hub.db.session() as session:
+                exports.mark_offered(session, first_time)
+        return views
+
+    def offer_snapshot(
+        self, limit: int = 30, *, unchanged: Callable[[tuple[Any, ...]], bool] | None = None
+    ) -> OfferSnapshot:
+        """What a polling vendor is offered, read in one consistent snapshot: the queue (as
+        :meth:`offer_orders`), the pending cancellations, and a fingerprint of both.
+
+        When ``unchanged(fingerprint)`` says the caller already holds the document for this
+        fingerprint (and nothing is offered for the first time), nothing else is read. First
+        listings are marked ``offered`` afterwards; such a snapshot is not ``reusable``."""
+        with self._hub.db.read() as session:
+            queue = exports.queue_fingerprint(session, self.install_id, limit)
+            fingerprint = (self.config_version, queue)
+            first_listing = any(row[1] == "pending" for row in queue[0])
+            if not first_listing and unchanged is not None and unchanged(fingerprint):
+                return OfferSnapshot(fingerprint, None, None, reusable=True)
+            rows = exports.queued(session, self.install_id, limit)
+            offered = orders.order_views(session, [order for _, order in rows])
+            cancel_rows = exports.pending_cancellations(session, self.install_id)
+            canceled = orders.order_views(session, [order for _, order in cancel_rows])
+        first_time = [e.id for e, _ in rows if e.state == "pending" and e.id is not None]
+        if first_time:
+            with self._hub.db.session() as session:
+                exports.mark_offered(session, first_time)
+        return OfferSnapshot(fingerprint, offered, canceled, reusable=not first_time)
 
     def pending_cancellations(self) -> list[OrderView]:
         with self._hub.db.read() as session:
-            return [
-                orders.order_view(session, order)
-                for _, order in exports.pending_cancellations(session, self.install_id)
-            ]
+            rows = exports.pending_cancellations(session, self.install_id)
+            return orders.order_views(session, [order for _, order in rows])
 
     def acknowledge_export(
         self, number: str, *, notes: Sequence[tuple[str, str]] = (), external_ref: str = ""

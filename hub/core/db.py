@@ -7,8 +7,9 @@ Alembic (``hub db upgrade``); :func:`upgrade` runs the migrations programmatical
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,9 @@ class Database:
             kwargs["pool_size"] = 10
             kwargs["max_overflow"] = 20
         self.engine: Engine = create_engine(url, **kwargs)
+        self._write_lock: AbstractContextManager[Any] = (
+            threading.RLock() if url.startswith("sqlite") else nullcontext()
+        )
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin_immediate_if_asked)
@@ -62,8 +66,11 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session in a transaction: committed when the block succeeds, rolled back if not."""
-        with Session(self.engine, expire_on_commit=False) as session:
+        """A session in a transaction: committed when the block succeeds, rolled back if not.
+
+        On SQLite, writers of this process queue on a lock first: SQLite's own busy handler
+        sleeps in steps of up to 100 ms, which turns contention into long tail latencies."""
+        with self._write_lock, Session(self.engine, expire_on_commit=False) as session:
             try:
                 yield session
                 session.commit()

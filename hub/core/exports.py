@@ -15,12 +15,13 @@ once cannot move a row twice; acknowledging twice is a no-op.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from hub.core.errors import Conflict, NotFound
-from hub.core.models import Order, OrderExport
+from hub.core.models import Order, OrderExport, OrderLine, Product
 from hub.core.orders import add_note, touch
 from hub.core.types import utcnow
 
@@ -50,38 +51,82 @@ def create_export(session: Session, order: Order, install_id: int, plugin_id: st
         return existing
     assert order.id is not None
     export = OrderExport(
-        tenant_id=order.tenant_id, order_id=order.id, install_id=install_id, plugin_id=plugin_id
+        tenant_id=order.tenant_id,
+        order_id=order.id,
+        install_id=install_id,
+        plugin_id=plugin_id,
+        queue_at=order.placed_at if order.status != "canceled" else None,
     )
     session.add(export)
     session.flush()
     return export
 
 
-def offer(session: Session, install_id: int, limit: int = 30) -> list[tuple[OrderExport, Order]]:
-    """Exports still to be taken by the vendor, oldest order first, at most ``limit``; they
-    become ``offered`` (and stay on offer until acknowledged)."""
-    rows = session.exec(
-        select(OrderExport, Order)
-        .join(Order, col(Order.id) == col(OrderExport.order_id))
-        .where(
-            OrderExport.install_id == install_id,
-            col(OrderExport.state).in_(OPEN_STATES),
-            Order.status != "canceled",
+def queued(session: Session, install_id: int, limit: int = 30) -> list[tuple[OrderExport, Order]]:
+    """Exports still to be taken by the vendor, oldest order first, at most ``limit``
+    (read-only: one index range scan on ``queue_at``)."""
+    return list(
+        session.exec(
+            select(OrderExport, Order)
+            .join(Order, col(Order.id) == col(OrderExport.order_id))
+            .where(OrderExport.install_id == install_id, col(OrderExport.queue_at).is_not(None))
+            .order_by(col(OrderExport.queue_at), col(OrderExport.order_id))
+            .limit(limit)
+        ).all()
+    )
+
+
+def queue_fingerprint(session: Session, install_id: int, limit: int = 30) -> tuple[Any, ...]:
+    """A cheap value that changes whenever what :func:`queued` and
+    :func:`pending_cancellations` would list changes: the listed exports, their orders and
+    their orders' products (ids and update times). Lets a vendor endpoint reuse a document
+    it built for an unchanged queue."""
+    queue_rows = session.execute(
+        select(
+            OrderExport.id, OrderExport.state, OrderExport.updated_at, Order.id, Order.updated_at
         )
-        .order_by(col(Order.placed_at), col(Order.id))
+        .join(Order, col(Order.id) == col(OrderExport.order_id))
+        .where(OrderExport.install_id == install_id, col(OrderExport.queue_at).is_not(None))
+        .order_by(col(OrderExport.queue_at), col(OrderExport.order_id))
         .limit(limit)
     ).all()
-    ids = [e.id for e, _ in rows]
-    if ids:
+    cancel_rows = session.execute(
+        select(OrderExport.id, OrderExport.updated_at)
+        .where(OrderExport.install_id == install_id, OrderExport.cancel_state == "pending")
+        .order_by(col(OrderExport.id))
+    ).all()
+    order_ids = [row[3] for row in queue_rows]
+    products = (
+        session.execute(
+            select(func.max(Product.updated_at))
+            .join(OrderLine, col(OrderLine.product_id) == col(Product.id))
+            .where(col(OrderLine.order_id).in_(order_ids))
+        ).scalar()
+        if order_ids
+        else None
+    )
+    return (tuple(map(tuple, queue_rows)), tuple(map(tuple, cancel_rows)), products)
+
+
+def mark_offered(session: Session, export_ids: Sequence[int]) -> None:
+    """Pending exports that were just listed become ``offered`` (already offered stay so)."""
+    if export_ids:
         now = utcnow()
         session.execute(
             update(OrderExport)
-            .where(col(OrderExport.id).in_(ids), col(OrderExport.state).in_(OPEN_STATES))
+            .where(col(OrderExport.id).in_(export_ids), col(OrderExport.state) == "pending")
             .values(
                 state="offered", offered_at=now, attempts=OrderExport.attempts + 1, updated_at=now
             )
         )
-    return list(rows)
+
+
+def offer(session: Session, install_id: int, limit: int = 30) -> list[tuple[OrderExport, Order]]:
+    """Exports still to be taken by the vendor, oldest order first, at most ``limit``; they
+    become ``offered`` (and stay on offer until acknowledged)."""
+    rows = queued(session, install_id, limit)
+    mark_offered(session, [e.id for e, _ in rows if e.state == "pending" and e.id is not None])
+    return rows
 
 
 def _transition(
@@ -118,6 +163,7 @@ def acknowledge(
         "acknowledged",
         ("pending", "offered", "rejected", "failed"),
         acknowledged_at=utcnow(),
+        queue_at=None,
         external_ref=external_ref or export.external_ref,
         message=message,
     )
@@ -129,7 +175,9 @@ def acknowledge(
 def reject(session: Session, order: Order, install_id: int, message: str) -> bool:
     """The vendor refused the order: it leaves the queue until an integrator retries it."""
     export = _export_for(session, order, install_id)
-    changed = _transition(session, export, "rejected", OPEN_STATES, message=message[:1000])
+    changed = _transition(
+        session, export, "rejected", OPEN_STATES, message=message[:1000], queue_at=None
+    )
     if changed:
         touch(session, order, f"{export.plugin_id}: rejected")
     return changed
@@ -138,7 +186,9 @@ def reject(session: Session, order: Order, install_id: int, message: str) -> boo
 def fail(session: Session, order: Order, install_id: int, message: str) -> bool:
     """The export failed on our side or the vendor's (e.g. the sale could not be created)."""
     export = _export_for(session, order, install_id)
-    changed = _transition(session, export, "failed", OPEN_STATES, message=message[:1000])
+    changed = _transition(
+        session, export, "failed", OPEN_STATES, message=message[:1000], queue_at=None
+    )
     if changed:
         touch(session, order, f"{export.plugin_id}: failed")
     return changed
@@ -162,7 +212,10 @@ def retry(session: Session, order: Order, plugin_id: str, *, actor: str = "") ->
     ).first()
     if export is None:
         raise NotFound(f"order {order.number!r} has no {plugin_id} export")
-    if not _transition(session, export, "pending", ("rejected", "failed"), message=""):
+    queue_at = order.placed_at if order.status != "canceled" else None
+    if not _transition(
+        session, export, "pending", ("rejected", "failed"), message="", queue_at=queue_at
+    ):
         raise Conflict(
             f"the {plugin_id} export of order {order.number!r} is {export.state}; "
             "only a rejected or failed export can be retried"

@@ -50,6 +50,7 @@ class Hub:
         self.plugins = plugins or PluginManager(autoload=not settings.disable_plugin_autoload)
         self.enqueue: Callable[[int], None] = lambda run_id: None
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
+        self._configs: dict[tuple[Any, ...], BaseModel] = {}
 
     # -- tenants --------------------------------------------------------------------------
 
@@ -71,12 +72,22 @@ class Hub:
     ) -> PluginContext:
         manifest = self.plugins.manifest(install.plugin_id)
         assert install.id is not None
+        if config is None:
+            # Decrypting and validating a config costs about a millisecond: remember it per
+            # stored version (every config or secret change moves updated_at).
+            key = (install.id, install.updated_at, tuple(sorted(install.secrets or {})))
+            config = self._configs.get(key)
+            if config is None:
+                config = installs.config_model_of(manifest, install, self.box)
+                if len(self._configs) > 1000:
+                    self._configs.clear()
+                self._configs[key] = config
         return PluginContext(
             self,
             tenant or self.tenant_info(install.tenant_id),
             install.id,
             install.plugin_id,
-            config if config is not None else installs.config_model_of(manifest, install, self.box),
+            config,
             enabled=install.enabled,
         )
 

@@ -107,6 +107,24 @@ def _prepare(conn: Connection) -> None:
     )
 
 
+def _load_batch(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Load the batch into ``hub_apply_in`` through the driver (COPY on PostgreSQL): the
+    ORM/Core parameter handling would cost more than the whole match and upsert."""
+    cursor = conn.connection.cursor()
+    try:
+        if conn.dialect.name == "postgresql":
+            with cursor.copy(  # type: ignore[attr-defined]
+                "COPY hub_apply_in (seq, match_key, catalog, brand_norm, quantity, sale_price, "
+                "lead) FROM STDIN"
+            ) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            cursor.executemany("INSERT INTO hub_apply_in VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+    finally:
+        cursor.close()
+
+
 def apply_inventory(
     session: Session,
     *,
@@ -122,20 +140,28 @@ def apply_inventory(
     conn = session.connection()
     _prepare(conn)
     now = utcnow()
-    rows: list[dict[str, Any]] = [
-        {
-            "seq": seq,
-            "match_key": _match_key(rule, r.key),
-            "catalog": r.catalog,
-            "brand_norm": normalise_brand(r.brand),
-            "quantity": int(r.quantity),
-            "sale_price": str(r.sale_price) if r.sale_price is not None else None,
-            "lead": r.lead_time_days,
-        }
+    brands: dict[str, str] = {}  # a batch has few brands: normalise each once
+    match_key = (
+        normalise_part_number
+        if rule in (MatchRule.CATALOG_BRAND_PART, MatchRule.SKU)
+        else str.strip
+    )  # as _match_key, without a call per record
+    rows = [
+        (
+            seq,
+            match_key(r.key),
+            r.catalog,
+            brands[r.brand]
+            if r.brand in brands
+            else brands.setdefault(r.brand, normalise_brand(r.brand)),
+            int(r.quantity),
+            str(r.sale_price) if r.sale_price is not None else None,
+            r.lead_time_days,
+        )
         for seq, r in enumerate(records)
     ]
     if rows:
-        conn.execute(_tmp_in.insert(), rows)
+        _load_batch(conn, rows)
     is_pg = conn.dialect.name == "postgresql"
     if is_pg:
         conn.exec_driver_sql("ANALYZE hub_apply_in")
@@ -162,7 +188,8 @@ def apply_inventory(
     # 2. read the previous values (for outcomes and the report).
     previous = conn.execute(
         text(
-            "SELECT m.seq, m.n, m.ok, p.sku, l.quantity, l.sale_price, l.lead_time_days "
+            "SELECT m.seq, m.n, m.ok, p.sku, l.quantity, l.sale_price, l.lead_time_days, "
+            "m.product_id "
             "FROM hub_apply_match m JOIN products p ON p.id = m.product_id "
             "LEFT JOIN inventory_levels l ON l.product_id = m.product_id "
             "AND l.location_id = :loc AND l.install_id = :inst"
@@ -195,12 +222,6 @@ def apply_inventory(
     )
 
     result = ApplyResult()
-    product_ids_by_seq: dict[int, int] = {}
-    if rows:
-        for seq, pid in conn.execute(
-            text("SELECT seq, product_id FROM hub_apply_match WHERE ok = 1")
-        ).all():
-            product_ids_by_seq[seq] = pid
     for seq, record in enumerate(records):
         match = by_seq.get(seq)
         if match is None:
@@ -216,7 +237,7 @@ def apply_inventory(
                 )
             )
             continue
-        _, _n, ok, sku, old_qty, old_price, old_lead = match
+        _, _n, ok, sku, old_qty, old_price, old_lead, product_id = match
         if not ok:
             result.outcomes.append(
                 RecordOutcome(
@@ -241,7 +262,7 @@ def apply_inventory(
         )
         outcome = ApplyOutcome.UPDATED if changed else ApplyOutcome.UNCHANGED
         if changed:
-            result.changed_product_ids.add(product_ids_by_seq[seq])
+            result.changed_product_ids.add(product_id)
         result.outcomes.append(
             RecordOutcome(
                 outcome, record.ref, record.key, sku, old_qty, record.quantity, record.sale_price
@@ -282,7 +303,7 @@ def apply_inventory(
             where.append("p.brand_norm = :brand")
             scope_params["brand"] = normalise_brand(scope.brand)
         condition = " AND ".join(where)
-        expanding = [bindparam("ambiguous", expanding=True)] if ambiguous_ids else []
+        expanding: list[Any] = [bindparam("ambiguous", expanding=True)] if ambiguous_ids else []
         cleared = conn.execute(
             text(
                 "SELECT l.id, l.product_id, p.sku, l.quantity FROM inventory_levels l "

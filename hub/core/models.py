@@ -244,7 +244,7 @@ class OrderExport(SQLModel, table=True):
     __tablename__ = "order_exports"
     __table_args__ = (
         UniqueConstraint("order_id", "install_id"),
-        Index("ix_order_exports_queue", "install_id", "state", "order_id"),
+        Index("ix_order_exports_queue", "install_id", "queue_at", "order_id"),
         Index("ix_order_exports_cancel", "install_id", "cancel_state"),
     )
     id: int | None = Field(default=None, primary_key=True)
@@ -253,6 +253,9 @@ class OrderExport(SQLModel, table=True):
     install_id: int = Field(foreign_key="plugin_installs.id")
     plugin_id: str = Field(max_length=64)
     state: str = Field(default="pending", max_length=16)
+    # The order's placed_at while the export is open (pending/offered, order not canceled),
+    # else NULL: the vendor's queue is one index range scan in placed order.
+    queue_at: datetime | None = _ts_opt()
     external_ref: str = Field(default="", max_length=128)
     message: str = Field(default="", max_length=1000)
     attempts: int = 0

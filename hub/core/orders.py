@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
@@ -46,13 +47,13 @@ ORDER_STATUSES = ("open", "partially_shipped", "shipped", "canceled", "completed
 def _money_field(value: Any) -> Decimal:
     """A money amount: a decimal string (or number) with at most two places."""
     if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
-        raise ValueError("must be a decimal amount such as \"24.95\"")
+        raise ValueError('must be a decimal amount such as "24.95"')
     if isinstance(value, float):
         value = str(value)
     try:
         amount = Decimal(value)
     except (InvalidOperation, ValueError):
-        raise ValueError("must be a decimal amount such as \"24.95\"") from None
+        raise ValueError('must be a decimal amount such as "24.95"') from None
     if not amount.is_finite():
         raise ValueError("must be a finite amount")
     if abs(amount) >= Decimal("1e12"):
@@ -231,52 +232,65 @@ def order_lines(session: Session, order_id: int) -> list[OrderLine]:
 
 def order_view(session: Session, order: Order) -> OrderView:
     """The order as plugins see it, lines joined with their products."""
-    assert order.id is not None
-    rows = session.exec(
-        select(OrderLine, Product)
-        .join(Product, col(Product.id) == col(OrderLine.product_id), isouter=True)
-        .where(OrderLine.order_id == order.id)
-        .order_by(col(OrderLine.line_no))
-    ).all()
-    lines = tuple(
-        OrderLineView(
-            id=line.id or 0,
-            line_no=line.line_no,
-            sku=line.sku,
-            quantity=line.quantity,
-            canceled_quantity=line.canceled_quantity,
-            shipped_quantity=line.shipped_quantity,
-            unit_price=money(line.unit_price),
-            manufacturer=line.manufacturer,
-            description=line.description,
-            product_id=line.product_id,
-            catalog=product.catalog if product else None,
-            brand=product.brand if product else None,
-            part_number=(product.part_number or product.sku) if product else None,
+    return order_views(session, [order])[0]
+
+
+def order_views(session: Session, orders: Sequence[Order]) -> list[OrderView]:
+    """Views of several orders with one query for all their lines."""
+    ids = [o.id for o in orders if o.id is not None]
+    lines_of: dict[int, list[OrderLineView]] = {i: [] for i in ids}
+    if ids:
+        rows = session.exec(
+            select(OrderLine, Product)
+            .join(Product, col(Product.id) == col(OrderLine.product_id), isouter=True)
+            .where(col(OrderLine.order_id).in_(ids))
+            .order_by(col(OrderLine.order_id), col(OrderLine.line_no))
+        ).all()
+        for line, product in rows:
+            lines_of[line.order_id].append(
+                OrderLineView(
+                    id=line.id or 0,
+                    line_no=line.line_no,
+                    sku=line.sku,
+                    quantity=line.quantity,
+                    canceled_quantity=line.canceled_quantity,
+                    shipped_quantity=line.shipped_quantity,
+                    unit_price=money(line.unit_price),
+                    manufacturer=line.manufacturer,
+                    description=line.description,
+                    product_id=line.product_id,
+                    catalog=product.catalog if product else None,
+                    brand=product.brand if product else None,
+                    part_number=(product.part_number or product.sku) if product else None,
+                )
+            )
+    views = []
+    for order in orders:
+        assert order.id is not None
+        views.append(
+            OrderView(
+                id=order.id,
+                number=order.number,
+                status=order.status,
+                channel=order.channel,
+                placed_at=order.placed_at,
+                currency=order.currency,
+                customer_id=order.customer_id,
+                billing=dict(order.billing),
+                shipping=dict(order.shipping),
+                payments=list(order.payments),
+                shipping_cost=money(order.shipping_cost),
+                shipping_carrier=order.shipping_carrier,
+                shipping_method=order.shipping_method,
+                tax=money(order.tax),
+                total=money(order.total),
+                comment=order.comment,
+                lines=tuple(lines_of[order.id]),
+                canceled_at=order.canceled_at,
+                cancel_reason=order.cancel_reason,
+            )
         )
-        for line, product in rows
-    )
-    return OrderView(
-        id=order.id,
-        number=order.number,
-        status=order.status,
-        channel=order.channel,
-        placed_at=order.placed_at,
-        currency=order.currency,
-        customer_id=order.customer_id,
-        billing=dict(order.billing),
-        shipping=dict(order.shipping),
-        payments=list(order.payments),
-        shipping_cost=money(order.shipping_cost),
-        shipping_carrier=order.shipping_carrier,
-        shipping_method=order.shipping_method,
-        tax=money(order.tax),
-        total=money(order.total),
-        comment=order.comment,
-        lines=lines,
-        canceled_at=order.canceled_at,
-        cancel_reason=order.cancel_reason,
-    )
+    return views
 
 
 def add_note(
@@ -317,6 +331,10 @@ def cancel_order(session: Session, order: Order, reason: str, *, source: str = "
     order.cancel_reason = reason
     add_note(session, order, f"Canceled: {reason}" if reason else "Canceled", source=source)
     for export in session.exec(select(OrderExport).where(OrderExport.order_id == order.id)):
+        if export.queue_at is not None:  # never offered again
+            export.queue_at = None
+            export.updated_at = utcnow()
+            session.add(export)
         if export.state == "acknowledged" and source != export.plugin_id:
             export.cancel_state = "pending"
             export.canceled_at = utcnow()

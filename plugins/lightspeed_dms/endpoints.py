@@ -23,9 +23,10 @@ from litestar.handlers import HTTPRouteHandler
 from sqlmodel import select
 
 from hub.core.context import PluginContext
-from hub.core.errors import HubError
+from hub.core.errors import HubError, NotFound
 from hub.core.models import PluginInstall, Tenant
 from hub.core.records import OrderLineView, OrderView
+from hub.core.tenants import TenantInfo
 from plugins.lightspeed_dms.config import DmsConfig, verify_password
 from plugins.lightspeed_dms.mapping import to_dms_cancellation, to_dms_order
 from plugins.lightspeed_dms.weborders import (
@@ -153,8 +154,8 @@ def _authenticate(request: Request[Any, Any, Any], tenant_slug: str) -> _Access 
     if row is None or username is None or password is None:
         THROTTLE.fail(key)
         return _unauthorised()
-    install, _tenant = row
-    ctx = hub.context(install)
+    install, tenant = row
+    ctx = hub.context(install, tenant=TenantInfo.of(tenant))
     config = ctx.config
     assert isinstance(config, DmsConfig)
     if not (install.enabled and config.web_orders_enabled and config.web_orders_password):
@@ -282,23 +283,62 @@ def _tax_rules(access: _Access, body: bytes) -> Response[bytes]:
     return _xml(build_tax_rules())
 
 
+class _DocumentCache:
+    """The last OutstandingActivity document per install, with the queue fingerprint it was
+    built from. The DMS polls an unchanged queue over and over until it acknowledges, so a
+    poll usually costs one fingerprint query instead of loading and rendering 30 orders."""
+
+    def __init__(self) -> None:
+        self._documents: dict[int, tuple[Any, bytes]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, install_id: int, fingerprint: Any) -> bytes | None:
+        with self._lock:
+            cached = self._documents.get(install_id)
+        return cached[1] if cached is not None and cached[0] == fingerprint else None
+
+    def put(self, install_id: int, fingerprint: Any, document: bytes) -> None:
+        with self._lock:
+            if len(self._documents) > 10_000:
+                self._documents.clear()
+            self._documents[install_id] = (fingerprint, document)
+
+
+DOCUMENTS = _DocumentCache()
+OUTSTANDING_LIMIT = 30
+
+
 def _outstanding(access: _Access, body: bytes) -> Response[bytes]:
     ctx, config = access.ctx, access.config
-    orders = ctx.offer_orders(limit=30)
-    cancellations = ctx.pending_cancellations()
+    snapshot = ctx.offer_snapshot(
+        OUTSTANDING_LIMIT, unchanged=lambda fp: DOCUMENTS.get(ctx.install_id, fp) is not None
+    )
+    if snapshot.orders is None or snapshot.cancellations is None:
+        cached = DOCUMENTS.get(ctx.install_id, snapshot.fingerprint)
+        if cached is not None:
+            return _xml(cached)
+        snapshot = ctx.offer_snapshot(OUTSTANDING_LIMIT)  # evicted meanwhile: build it
+    assert snapshot.orders is not None and snapshot.cancellations is not None
     document = build_outstanding_activity(
-        [to_dms_order(o, config) for o in orders],
-        [to_dms_cancellation(o) for o in cancellations],
+        [to_dms_order(o, config) for o in snapshot.orders],
+        [to_dms_cancellation(o) for o in snapshot.cancellations],
         ctx.tenant.tz,
     )
+    if snapshot.reusable:
+        DOCUMENTS.put(ctx.install_id, snapshot.fingerprint, document)
     return _xml(document)
 
 
 def _acknowledge(access: _Access, body: bytes) -> Response[bytes]:
     ctx = access.ctx
     request = parse_acknowledge_request(body)
-    if ctx.find_order(request.id) is None:
-        return _failure(f"unknown order {request.id!r}")
+    try:
+        return _apply_acknowledgement(ctx, request)
+    except NotFound as exc:
+        return _failure(f"unknown order {request.id!r} ({exc.detail})")
+
+
+def _apply_acknowledgement(ctx: PluginContext, request: Any) -> Response[bytes]:
     notes = [(i.code, f"DMS {i.status} {i.code}: {i.message}".strip()) for i in request.issues]
     if request.response_type == "WEB_ORDER_CANCELLATION":
         ctx.acknowledge_cancellation(request.id)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 09:23:09.450946
+Create Date: 2026-11-23 09:40:31.077418
 """
 from alembic import op
 import sqlalchemy as sa
@@ -255,6 +255,7 @@ def upgrade() -> None:
     sa.Column('install_id', sa.Integer(), nullable=False),
     sa.Column('plugin_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('state', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('queue_at', hub.core.types.UTCDateTime(), nullable=True),
     sa.Column('external_ref', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
     sa.Column('message', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
@@ -271,7 +272,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('order_exports', schema=None) as batch_op:
         batch_op.create_index('ix_order_exports_cancel', ['install_id', 'cancel_state'], unique=False)
-        batch_op.create_index('ix_order_exports_queue', ['install_id', 'state', 'order_id'], unique=False)
+        batch_op.create_index('ix_order_exports_queue', ['install_id', 'queue_at', 'order_id'], unique=False)
 
     op.create_table('order_lines',
     sa.Column('id', sa.Integer(), nullable=False),
