@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from hub.core.errors import Conflict, NotFound
@@ -82,11 +83,15 @@ def queue_fingerprint(session: Session, install_id: int, limit: int = 30) -> tup
     their orders' products (ids and update times). Lets a vendor endpoint reuse a document
     it built for an unchanged queue."""
     queue_rows = session.execute(
-        select(
-            OrderExport.id, OrderExport.state, OrderExport.updated_at, Order.id, Order.updated_at
+        sa_select(
+            col(OrderExport.id),
+            col(OrderExport.state),
+            col(OrderExport.updated_at),
+            col(Order.id),
+            col(Order.updated_at),
         )
         .join(Order, col(Order.id) == col(OrderExport.order_id))
-        .where(OrderExport.install_id == install_id, col(OrderExport.queue_at).is_not(None))
+        .where(col(OrderExport.install_id) == install_id, col(OrderExport.queue_at).is_not(None))
         .order_by(col(OrderExport.queue_at), col(OrderExport.order_id))
         .limit(limit)
     ).all()

@@ -9,6 +9,7 @@ it clears nothing); the other codes go on and the run ends ``partial``.
 from __future__ import annotations
 
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,6 +26,7 @@ from plugins.lightspeed_dms.threepa.client import (
     ThreePAUnavailable,
 )
 from plugins.lightspeed_dms.threepa.governor import governor_for
+from plugins.lightspeed_dms.threepa.models import PartStock, parse_stock
 
 __all__ = ["REPORT_HEADER", "make_client", "run_inventory_sync"]
 
@@ -57,6 +59,47 @@ def make_client(ctx: Any, config: DmsConfig) -> ThreePAClient:
     return ThreePAClient(base, username, password, governor)
 
 
+def _apply_code(
+    ctx: JobContext,
+    config: DmsConfig,
+    mapping: SupplierCode,
+    parts: list[PartStock],
+    incremental: bool,
+) -> list[tuple[Any, ...]]:
+    """Apply one supplier code's complete fetch; returns its report rows."""
+    column = config.quantity_column
+    records = [part_to_record(p, mapping, column) for p in parts if p.part_number]
+    rule = MatchRule.SKU if mapping.catalog == "private_label" else MatchRule.CATALOG_BRAND_PART
+    clear = (
+        [ClearScope(mapping.catalog, mapping.brand)]
+        if config.clear_previous_quantities and not incremental
+        else []
+    )
+    result = ctx.apply_inventory(records, rule=rule, location_code=config.location, clear=clear)
+    counts = result.counts
+    for name, n in counts.items():
+        if n:
+            ctx.count(name, n)
+    code = mapping.supplier_code
+    report = []
+    for outcome in result.outcomes:
+        kind = outcome.outcome
+        report.append(
+            (
+                code,
+                mapping.catalog,
+                outcome.key if kind is not ApplyOutcome.CLEARED else "",
+                outcome.sku or "",
+                "" if outcome.old_quantity is None else outcome.old_quantity,
+                "" if outcome.new_quantity is None else outcome.new_quantity,
+                "" if outcome.sale_price is None else outcome.sale_price,
+                kind.value,
+                "matches several products" if kind is ApplyOutcome.AMBIGUOUS else "",
+            )
+        )
+    return report
+
+
 def run_inventory_sync(ctx: JobContext, *, incremental: bool = False) -> None:
     config = ctx.config
     assert isinstance(config, DmsConfig)
@@ -84,63 +127,49 @@ def run_inventory_sync(ctx: JobContext, *, incremental: bool = False) -> None:
     rows: list[tuple[Any, ...]] = []
     failed_codes = 0
     unavailable = 0
-    ctx.set_progress(0, len(by_code))
+    codes = sorted(by_code)
+    ctx.set_progress(0, len(codes))
     client = make_client(ctx, config)
+
+    def fetch(supplier_code: str) -> list[PartStock] | ThreePAError:
+        """One code's complete fetch, or the error that stopped it (never half a list)."""
+        try:
+            parts: list[PartStock] = []
+            for page in client.iter_rows(
+                config.dealer_id,
+                supplier_code=supplier_code,
+                updated_since=since,
+                min_quantity_column=None if incremental else column,
+            ):
+                parts.extend(parse_stock(r) for r in page)
+                ctx.count("parts_fetched", len(page))
+            return parts
+        except ThreePAAuthError:
+            raise
+        except ThreePAError as exc:
+            return exc
+
+    # The next code is fetched while this one is applied: the vendor and the database work
+    # at the same time.
     try:
-        for done, (supplier_code, mappings) in enumerate(sorted(by_code.items()), start=1):
-            try:
-                parts = []
-                for page in client.iter_parts(
-                    config.dealer_id,
-                    supplier_code=supplier_code,
-                    updated_since=since,
-                    min_quantity_column=None if incremental else column,
-                ):
-                    parts.extend(page)
-                    ctx.count("parts_fetched", len(page))
-            except ThreePAAuthError:
-                raise
-            except ThreePAError as exc:
-                failed_codes += 1
-                unavailable += isinstance(exc, ThreePAUnavailable)
-                ctx.error(f"supplier code {supplier_code}: {exc}")
-                rows.append((supplier_code, "", "", "", "", "", "", "error", str(exc)[:300]))
-                ctx.set_progress(done)
-                continue
-            for mapping in mappings:
-                records = [part_to_record(p, mapping, column) for p in parts if p.part_number]
-                rule = (
-                    MatchRule.SKU
-                    if mapping.catalog == "private_label"
-                    else MatchRule.CATALOG_BRAND_PART
-                )
-                clear = (
-                    [ClearScope(mapping.catalog, mapping.brand)]
-                    if config.clear_previous_quantities and not incremental
-                    else []
-                )
-                result = ctx.apply_inventory(
-                    records, rule=rule, location_code=config.location, clear=clear
-                )
-                for outcome in result.outcomes:
-                    ctx.count(outcome.outcome.value)
-                    part_number = outcome.key if outcome.outcome is not ApplyOutcome.CLEARED else ""
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="3pa-fetch") as pool:
+            pending = pool.submit(fetch, codes[0]) if codes else None
+            for done, supplier_code in enumerate(codes, start=1):
+                assert pending is not None
+                fetched = pending.result()
+                pending = pool.submit(fetch, codes[done]) if done < len(codes) else None
+                if isinstance(fetched, ThreePAError):
+                    failed_codes += 1
+                    unavailable += isinstance(fetched, ThreePAUnavailable)
+                    ctx.error(f"supplier code {supplier_code}: {fetched}")
                     rows.append(
-                        (
-                            supplier_code,
-                            mapping.catalog,
-                            part_number,
-                            outcome.sku or "",
-                            "" if outcome.old_quantity is None else outcome.old_quantity,
-                            "" if outcome.new_quantity is None else outcome.new_quantity,
-                            "" if outcome.sale_price is None else outcome.sale_price,
-                            outcome.outcome.value,
-                            "matches several products"
-                            if outcome.outcome is ApplyOutcome.AMBIGUOUS
-                            else "",
-                        )
+                        (supplier_code, "", "", "", "", "", "", "error", str(fetched)[:300])
                     )
-            ctx.set_progress(done)
+                    ctx.set_progress(done)
+                    continue
+                for mapping in by_code[supplier_code]:
+                    rows.extend(_apply_code(ctx, config, mapping, fetched, incremental))
+                ctx.set_progress(done)
     finally:
         client.close()
 

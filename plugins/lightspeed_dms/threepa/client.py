@@ -143,7 +143,30 @@ class ThreePAClient:
         page_size: int = PAGE_SIZE_CAP,
         order_by: str | None = "PartNumber",
     ) -> Iterator[list[Part]]:
-        """Yield the supplier code's parts page by page (``GET /Part/{dealerId}``).
+        """Yield the supplier code's parts page by page, parsed (see :meth:`iter_rows` for
+        the paging and the parameters)."""
+        for rows in self.iter_rows(
+            dealer_id,
+            supplier_code=supplier_code,
+            updated_since=updated_since,
+            min_quantity_column=min_quantity_column,
+            page_size=page_size,
+            order_by=order_by,
+        ):
+            yield [parse_part(r, dealer_id=dealer_id) for r in rows]
+
+    def iter_rows(
+        self,
+        dealer_id: str,
+        *,
+        supplier_code: str,
+        updated_since: datetime | None,
+        min_quantity_column: QuantityColumn | None,
+        page_size: int = PAGE_SIZE_CAP,
+        order_by: str | None = "PartNumber",
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Yield the supplier code's raw part records page by page (``GET /Part/{dealerId}``),
+        for callers that read only a few fields (see :func:`~.models.parse_stock`).
 
         Paging stops at the first page shorter than ``$top``; an empty page is not yielded.
 
@@ -167,7 +190,7 @@ class ThreePAClient:
             if order_by:
                 params["$orderby"] = order_by
             rows = self._get_list(f"Part/{quote(dealer_id, safe='')}", params)
-            page = [parse_part(r, dealer_id=dealer_id) for r in rows if isinstance(r, dict)]
+            page = [r for r in rows if isinstance(r, dict)]
             if page:
                 yield page
             if len(rows) < page_size:

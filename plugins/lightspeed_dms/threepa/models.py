@@ -20,10 +20,12 @@ from typing import Any
 __all__ = [
     "Dealer",
     "Part",
+    "PartStock",
     "parse_dealer",
     "parse_dealer_datetime",
     "parse_decimal",
     "parse_part",
+    "parse_stock",
 ]
 
 
@@ -192,3 +194,35 @@ def parse_dealer(record: Mapping[str, Any]) -> Dealer | None:
     if cmf is None:
         return None
     return Dealer(cmf=cmf, dealer_name=parse_text(lowered.get("dealername")))
+
+
+@dataclass(frozen=True, slots=True)
+class PartStock:
+    """The few fields an inventory sync reads from a part record (see :func:`parse_stock`)."""
+
+    part_number: str
+    on_hand: Decimal | None
+    available: Decimal | None
+    retail: Decimal | None
+    current_active_price: Decimal | None
+
+
+_STOCK_KEYS = {"partnumber": 0, "onhand": 1, "avail": 2, "retail": 3, "currentactiveprice": 4}
+
+
+def parse_stock(record: Mapping[str, Any]) -> PartStock:
+    """Only the stock fields of one record, keys matched case-insensitively, with the same
+    tolerance as :func:`parse_part` but without parsing dates and descriptions (a full
+    sync reads hundreds of thousands of records)."""
+    found: list[Any] = [None, None, None, None, None]
+    for key, raw in record.items():
+        index = _STOCK_KEYS.get(key.lower() if isinstance(key, str) else str(key).lower())
+        if index is not None:
+            found[index] = raw
+    return PartStock(
+        parse_text(found[0]) or "",
+        parse_decimal(found[1]),
+        parse_decimal(found[2]),
+        parse_decimal(found[3]),
+        parse_decimal(found[4]),
+    )
