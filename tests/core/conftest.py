@@ -91,8 +91,13 @@ class Setup:
         return self.tenant.id
 
 
-def make_tenant(hub: Hub, slug: str = "acme", *, plugin_ids: tuple[str, ...] = ("sample",),
-                config: dict[str, Any] | None = None) -> Setup:
+def make_tenant(
+    hub: Hub,
+    slug: str = "acme",
+    *,
+    plugin_ids: tuple[str, ...] = ("sample",),
+    config: dict[str, Any] | None = None,
+) -> Setup:
     with hub.db.session() as session:
         row = create_tenant(session, slug, slug.title(), timezone="America/Chicago")
         location, _ = catalog.put_location(session, row.id, "main", "Main store")  # type: ignore[arg-type]
@@ -122,26 +127,36 @@ def add_products(db: Database, tenant_id: int, products: list[dict[str, Any]]) -
 
         from hub.core.models import Product
 
-        return {p.sku: int(p.id or 0) for p in session.exec(
-            select(Product).where(Product.tenant_id == tenant_id)
-        )}
+        return {
+            p.sku: int(p.id or 0)
+            for p in session.exec(select(Product).where(Product.tenant_id == tenant_id))
+        }
 
 
-def order_body(number: str, *, lines: list[tuple[str, int, str]] | None = None,
-               shipping: str = "5.00", tax: str = "1.00", total: str | None = None,
-               placed_at: datetime | None = None, **extra: Any) -> OrderIn:
+def order_body(
+    number: str,
+    *,
+    lines: list[tuple[str, int, str]] | None = None,
+    shipping: str = "5.00",
+    tax: str = "1.00",
+    total: str | None = None,
+    placed_at: datetime | None = None,
+    **extra: Any,
+) -> OrderIn:
     """An order whose total adds up unless ``total`` says otherwise."""
     lines = lines or [("SKU-1", 2, "10.00")]
     computed = sum(Decimal(p) * q for _, q, p in lines) + Decimal(shipping) + Decimal(tax)
-    return OrderIn.model_validate({
-        "number": number,
-        "placed_at": (placed_at or datetime(2026, 5, 1, 12, tzinfo=UTC)).isoformat(),
-        "lines": [{"sku": s, "quantity": q, "unit_price": p} for s, q, p in lines],
-        "shipping_cost": shipping,
-        "tax": tax,
-        "total": total if total is not None else str(computed),
-        **extra,
-    })
+    return OrderIn.model_validate(
+        {
+            "number": number,
+            "placed_at": (placed_at or datetime(2026, 5, 1, 12, tzinfo=UTC)).isoformat(),
+            "lines": [{"sku": s, "quantity": q, "unit_price": p} for s, q, p in lines],
+            "shipping_cost": shipping,
+            "tax": tax,
+            "total": total if total is not None else str(computed),
+            **extra,
+        }
+    )
 
 
 def plugin_context(setup: Setup, plugin_id: str = "sample") -> Any:

@@ -101,9 +101,13 @@ class SamplePlugin:
                 raise TransientJobError(f"the vendor is busy (attempt {attempt})")
             if options.get("fail"):
                 raise ValueError(options["fail"])
-            records = [InventoryRecord(key=k, quantity=q, ref=k) for k, q in options.get("records", [])]
+            records = [
+                InventoryRecord(key=k, quantity=q, ref=k) for k, q in options.get("records", [])
+            ]
             result = ctx.apply_inventory(
-                records, rule=MatchRule.SKU, location_code=ctx.config.location  # type: ignore[attr-defined]
+                records,
+                rule=MatchRule.SKU,
+                location_code=ctx.config.location,  # type: ignore[attr-defined]
             )
             ctx.counts = result.counts
             ctx.report = report_csv(

@@ -20,12 +20,22 @@ def upsert(setup: Setup, *items: dict[str, object]) -> dict[str, object]:
 
 def products(setup: Setup) -> dict[str, Product]:
     with setup.hub.db.read() as session:
-        return {p.sku: p for p in session.exec(select(Product).where(Product.tenant_id == setup.tenant_id))}
+        return {
+            p.sku: p
+            for p in session.exec(select(Product).where(Product.tenant_id == setup.tenant_id))
+        }
 
 
-@pytest.mark.parametrize(("raw", "normal"), [
-    ("12-345", "12345"), (" ab.12/34_x ", "AB1234X"), ("", ""), (None, ""), ("a b-c", "ABC"),
-])
+@pytest.mark.parametrize(
+    ("raw", "normal"),
+    [
+        ("12-345", "12345"),
+        (" ab.12/34_x ", "AB1234X"),
+        ("", ""),
+        (None, ""),
+        ("a b-c", "ABC"),
+    ],
+)
 def test_part_numbers_are_normalised(raw: str | None, normal: str) -> None:
     assert normalise_part_number(raw) == normal
 
@@ -35,14 +45,22 @@ def test_brands_compare_ignoring_case_and_spaces() -> None:
 
 
 def test_upsert_counts_created_and_updated_products(setup: Setup) -> None:
-    first = upsert(setup, {"sku": "A-1", "brand": "Tusk Racing", "part_number": "12-345", "price": "9.99"},
-                   {"sku": "b 2"})
+    first = upsert(
+        setup,
+        {"sku": "A-1", "brand": "Tusk Racing", "part_number": "12-345", "price": "9.99"},
+        {"sku": "b 2"},
+    )
     assert (first["created"], first["updated"]) == (2, 0)
     assert len(first["product_ids"]) == 2  # type: ignore[arg-type]
-    same = upsert(setup, {"sku": "A-1", "brand": "Tusk Racing", "part_number": "12-345", "price": "9.99"})
+    same = upsert(
+        setup, {"sku": "A-1", "brand": "Tusk Racing", "part_number": "12-345", "price": "9.99"}
+    )
     assert (same["created"], same["updated"]) == (0, 0)
-    changed = upsert(setup, {"sku": "A-1", "brand": "Tusk Racing", "part_number": "12-345", "price": "8.50"},
-                     {"sku": "C-3"})
+    changed = upsert(
+        setup,
+        {"sku": "A-1", "brand": "Tusk Racing", "part_number": "12-345", "price": "8.50"},
+        {"sku": "C-3"},
+    )
     assert (changed["created"], changed["updated"]) == (1, 1)
     stored = products(setup)
     assert stored["A-1"].part_norm == "12345"

@@ -37,9 +37,14 @@ def test_money_with_more_than_two_decimals_is_refused() -> None:
 
 def test_a_naive_placed_at_is_refused() -> None:
     with pytest.raises(ValidationError, match="time zone offset"):
-        OrderIn.model_validate({"number": "W-1", "placed_at": "2026-05-01T12:00:00",
-                                "lines": [{"sku": "A", "quantity": 1, "unit_price": "1.00"}],
-                                "total": "1.00"})
+        OrderIn.model_validate(
+            {
+                "number": "W-1",
+                "placed_at": "2026-05-01T12:00:00",
+                "lines": [{"sku": "A", "quantity": 1, "unit_price": "1.00"}],
+                "total": "1.00",
+            }
+        )
 
 
 def test_the_same_order_posted_twice_is_stored_once(setup: Setup) -> None:
@@ -68,8 +73,9 @@ def test_export_rows_are_opened_only_for_enabled_installs_that_export(setup: Set
     hub.plugins.register(SamplePlugin("declines"))
     hub.configure_install(setup.tenant_id, "disabled_exporter", enabled=False, config={}, actor="t")
     hub.configure_install(setup.tenant_id, "not_exporter", enabled=True, config={}, actor="t")
-    hub.configure_install(setup.tenant_id, "declines", enabled=True,
-                          config={"export_orders": False}, actor="t")
+    hub.configure_install(
+        setup.tenant_id, "declines", enabled=True, config={"export_orders": False}, actor="t"
+    )
     hub.intake_order(setup.tenant_id, order_body("W-1"))
     assert [(e.plugin_id, e.state) for e in exports_of(setup)] == [("sample", "pending")]
 
@@ -92,20 +98,24 @@ def test_orders_of_one_tenant_do_not_reach_another(setup: Setup) -> None:
 
 def test_a_shipment_is_recorded_once_and_sets_partial_then_full_status(setup: Setup) -> None:
     hub = setup.hub
-    view, _ = hub.intake_order(setup.tenant_id, order_body(
-        "W-9", lines=[("A", 2, "10.00"), ("B", 1, "5.00")]))
+    view, _ = hub.intake_order(
+        setup.tenant_id, order_body("W-9", lines=[("A", 2, "10.00"), ("B", 1, "5.00")])
+    )
     ctx = plugin_context(setup)
     line_a, line_b = view.lines
-    assert ctx.record_shipment("W-9", carrier="UPS", method="Ground", tracking_number="1Z1",
-                               items=[(line_a.id, 2)])
-    assert not ctx.record_shipment("W-9", carrier="UPS", method="Ground", tracking_number="1Z1",
-                                   items=[(line_a.id, 2)])
+    assert ctx.record_shipment(
+        "W-9", carrier="UPS", method="Ground", tracking_number="1Z1", items=[(line_a.id, 2)]
+    )
+    assert not ctx.record_shipment(
+        "W-9", carrier="UPS", method="Ground", tracking_number="1Z1", items=[(line_a.id, 2)]
+    )
     detail = hub.order_detail(setup.tenant_id, "W-9")
     assert detail["status"] == "partially_shipped"
     assert len(detail["shipments"]) == 1
     assert [line["shipped_quantity"] for line in detail["lines"]] == [2, 0]
-    assert ctx.record_shipment("W-9", carrier="UPS", method="Ground", tracking_number="1Z2",
-                               items=[(line_b.id, 1)])
+    assert ctx.record_shipment(
+        "W-9", carrier="UPS", method="Ground", tracking_number="1Z2", items=[(line_b.id, 1)]
+    )
     detail = hub.order_detail(setup.tenant_id, "W-9")
     assert detail["status"] == "shipped"
     assert len(detail["shipments"]) == 2
@@ -113,7 +123,8 @@ def test_a_shipment_is_recorded_once_and_sets_partial_then_full_status(setup: Se
 
 def test_a_shipped_order_cannot_be_canceled(setup: Setup) -> None:
     view, _ = setup.hub.intake_order(setup.tenant_id, order_body("W-9"))
-    plugin_context(setup).record_shipment("W-9", carrier="UPS", method="", tracking_number="1",
-                                          items=[(view.lines[0].id, 2)])
+    plugin_context(setup).record_shipment(
+        "W-9", carrier="UPS", method="", tracking_number="1", items=[(view.lines[0].id, 2)]
+    )
     with pytest.raises(Conflict, match="shipped"):
         setup.hub.cancel_order(setup.tenant_id, "W-9", "changed mind", actor="test")

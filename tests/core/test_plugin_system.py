@@ -17,16 +17,25 @@ from tests.core.sample_plugin import INVENTORY_JOB, SamplePlugin
 
 def hook_specs() -> list[tuple[str, Any]]:
     return [
-        (name, fn) for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
+        (name, fn)
+        for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
         if name.startswith("hub_") and hasattr(fn, "hub_spec")
     ]
 
 
 def test_there_are_hook_specs_for_every_lifecycle_stage() -> None:
     names = {name for name, _ in hook_specs()}
-    assert {"hub_plugin_manifest", "hub_http_routes", "hub_validate_config", "hub_test_connection",
-            "hub_inventory_import", "hub_inventory_export", "hub_order_export",
-            "hub_order_import", "hub_catalog_export"} <= names
+    assert {
+        "hub_plugin_manifest",
+        "hub_http_routes",
+        "hub_validate_config",
+        "hub_test_connection",
+        "hub_inventory_import",
+        "hub_inventory_export",
+        "hub_order_export",
+        "hub_order_import",
+        "hub_catalog_export",
+    } <= names
 
 
 @pytest.mark.parametrize("name", [name for name, _ in hook_specs()])
@@ -119,7 +128,9 @@ class _FakeEntryPoints:
         monkeypatch.setattr(pluggy.PluginManager, "load_setuptools_entrypoints", load)
 
 
-def test_entry_point_plugins_are_loaded_and_known_by_their_id(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_entry_point_plugins_are_loaded_and_known_by_their_id(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     fake = _FakeEntryPoints(monkeypatch)
     monkeypatch.delenv("HUB_DISABLE_PLUGIN_AUTOLOAD", raising=False)
     manager = PluginManager(autoload=None, builtins=())

@@ -37,7 +37,8 @@ def run_row(db: Database, run_id: int) -> JobRun:
 
 def wait_final(db: Database, run_id: int, timeout: float = 30.0) -> JobRun:
     return wait_until(
-        lambda: (r := run_row(db, run_id)).state in runs.FINAL_STATES and r, timeout=timeout)  # type: ignore[return-value]
+        lambda: (r := run_row(db, run_id)).state in runs.FINAL_STATES and r, timeout=timeout
+    )  # type: ignore[return-value]
 
 
 @pytest.fixture
@@ -101,8 +102,9 @@ def test_a_job_of_a_disabled_install_is_refused(setup: Setup) -> None:
 
 def test_a_disabled_day_skips_the_run_unless_forced(job_setup: Setup) -> None:
     hub = job_setup.hub
-    hub.configure_install(job_setup.tenant_id, "sample", enabled=True,
-                          config={"disabled_days": ALL_DAYS}, actor="t")
+    hub.configure_install(
+        job_setup.tenant_id, "sample", enabled=True, config={"disabled_days": ALL_DAYS}, actor="t"
+    )
     skipped = queue(job_setup, records=[["A-1", 3]])
     assert hub.execute_run(skipped) == "skipped"
     row = run_row(hub.db, skipped)
@@ -132,7 +134,10 @@ def test_an_embedded_run_succeeds_with_counts_and_a_csv_report(
         rows = list(csv.DictReader(io.StringIO(report.body)))
         quantities = sorted(lvl.quantity for lvl in session.exec(select(InventoryLevel)))
     assert [(r["ref"], r["outcome"]) for r in rows] == [
-        ("A-1", "updated"), ("B-2", "updated"), ("NOPE", "unmatched")]
+        ("A-1", "updated"),
+        ("B-2", "updated"),
+        ("NOPE", "unmatched"),
+    ]
     assert quantities == [0, 3]
     assert plugin.runs_of("inventory_import") == [run_id]
 
@@ -148,7 +153,10 @@ def test_a_transient_error_is_retried_and_then_succeeds(
 
 
 def test_a_transient_error_that_persists_fails_the_run_after_the_last_attempt(
-    embedded: jobs.JobSystem, job_setup: Setup, plugin: SamplePlugin, monkeypatch: pytest.MonkeyPatch
+    embedded: jobs.JobSystem,
+    job_setup: Setup,
+    plugin: SamplePlugin,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(jobs, "MAX_TRANSIENT_ATTEMPTS", 2)
     run_id = queue(job_setup, transient_failures=99)
@@ -185,10 +193,17 @@ def test_only_one_run_of_an_install_job_runs_at_a_time(
 def simulate_dead_worker(db: Database, run_id: int) -> None:
     """The run was taken by a worker that died: running, with a heartbeat long ago."""
     with db.session() as session:
-        session.execute(update(JobRun).where(col(JobRun.id) == run_id).values(
-            state="running", worker_id="dead-host:1", attempts=1,
-            started_at=utcnow() - timedelta(minutes=10),
-            heartbeat_at=utcnow() - timedelta(minutes=10)))
+        session.execute(
+            update(JobRun)
+            .where(col(JobRun.id) == run_id)
+            .values(
+                state="running",
+                worker_id="dead-host:1",
+                attempts=1,
+                started_at=utcnow() - timedelta(minutes=10),
+                heartbeat_at=utcnow() - timedelta(minutes=10),
+            )
+        )
 
 
 def test_after_a_restart_queued_and_orphaned_runs_complete_exactly_once(
@@ -204,8 +219,11 @@ def test_after_a_restart_queued_and_orphaned_runs_complete_exactly_once(
     hub.configure_install(job_setup.tenant_id, "other", enabled=True, config={}, actor="t")
     fresh = hub.queue_job(job_setup.tenant_id, "other", INVENTORY_JOB).id
     with hub.db.session() as session:
-        session.execute(update(JobRun).where(col(JobRun.id) == fresh).values(
-            state="running", heartbeat_at=utcnow(), started_at=utcnow()))
+        session.execute(
+            update(JobRun)
+            .where(col(JobRun.id) == fresh)
+            .values(state="running", heartbeat_at=utcnow(), started_at=utcnow())
+        )
 
     system = jobs.setup_jobs(hub, StubBroker())
     system.start_worker(threads=2)
@@ -239,11 +257,18 @@ def test_redis_broker_runs_retries_and_recovers_runs(
         retried = queue(job_setup, transient_failures=1)
         failed = queue(job_setup, fail="permanent")
         assert system.recover() >= 1
-        states = {run_id: wait_final(hub.db, run_id).state for run_id in (ok, retried, failed, orphaned)}
+        states = {
+            run_id: wait_final(hub.db, run_id).state for run_id in (ok, retried, failed, orphaned)
+        }
     finally:
         worker.stop(timeout=5_000)
         broker.close()
-    assert states == {ok: "succeeded", retried: "succeeded", failed: "failed", orphaned: "succeeded"}
+    assert states == {
+        ok: "succeeded",
+        retried: "succeeded",
+        failed: "failed",
+        orphaned: "succeeded",
+    }
     assert plugin.attempts[retried] == 2
     assert plugin.runs_of("inventory_import").count(orphaned) == 1
     assert run_row(hub.db, ok).counts["updated"] == 1

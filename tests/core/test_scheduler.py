@@ -23,7 +23,9 @@ CHICAGO = ZoneInfo("America/Chicago")
 
 def local_day(day: str, spec: ScheduleSpec) -> list[str]:
     start = datetime.fromisoformat(day).replace(tzinfo=CHICAGO)
-    slots = slots_between(spec, CHICAGO, start - timedelta(seconds=1), start + timedelta(hours=23, minutes=59))
+    slots = slots_between(
+        spec, CHICAGO, start - timedelta(seconds=1), start + timedelta(hours=23, minutes=59)
+    )
     return [s.at.astimezone(CHICAGO).strftime("%H:%M") for s in slots]
 
 
@@ -40,7 +42,9 @@ def test_the_repeated_hour_when_clocks_go_back_runs_once() -> None:
 
 def test_slots_are_computed_in_the_tenant_time_zone() -> None:
     after = datetime(2026, 7, 15, 0, 0, tzinfo=UTC)
-    slots = list(slots_between(ScheduleSpec(cron="0 1 * * *"), CHICAGO, after, after + timedelta(days=1)))
+    slots = list(
+        slots_between(ScheduleSpec(cron="0 1 * * *"), CHICAGO, after, after + timedelta(days=1))
+    )
     assert [s.at.astimezone(UTC) for s in slots] == [datetime(2026, 7, 15, 6, 0, tzinfo=UTC)]
 
 
@@ -83,8 +87,9 @@ def test_a_tick_queues_the_slot_that_is_due_once(setup: Setup) -> None:
 
 def test_a_disabled_day_records_a_skipped_run_once(setup: Setup) -> None:
     hub = setup.hub
-    hub.configure_install(setup.tenant_id, "sample", enabled=True,
-                          config={"disabled_days": ["mon"]}, actor="test")
+    hub.configure_install(
+        setup.tenant_id, "sample", enabled=True, config={"disabled_days": ["mon"]}, actor="test"
+    )
     queued: list[int] = []
     hub.enqueue = queued.append
     monday_seven = datetime(2026, 5, 4, 7, 0, 10, tzinfo=CHICAGO)
@@ -101,7 +106,9 @@ def test_a_disabled_install_is_not_scheduled(setup: Setup) -> None:
     assert tick(setup.hub, datetime(2026, 5, 4, 7, 0, 30, tzinfo=CHICAGO)) == 0
 
 
-def test_two_schedulers_ticking_at_once_queue_each_slot_exactly_once(db: Database, setup: Setup) -> None:
+def test_two_schedulers_ticking_at_once_queue_each_slot_exactly_once(
+    db: Database, setup: Setup
+) -> None:
     # Two processes: each its own Hub, engine and plugin manager, on the same database.
     other_db = Database(db.url)
     hubs: list[Hub] = [setup.hub, make_hub(other_db, SamplePlugin())]
@@ -117,7 +124,9 @@ def test_two_schedulers_ticking_at_once_queue_each_slot_exactly_once(db: Databas
         try:
             barrier.wait()
             for step in range(3):  # a few ticks, as a scheduler loop would do
-                written[index] += tick(hubs[index], now + timedelta(seconds=step), lookback=timedelta(days=3))
+                written[index] += tick(
+                    hubs[index], now + timedelta(seconds=step), lookback=timedelta(days=3)
+                )
         except BaseException as exc:
             errors.append(exc)
 
@@ -134,6 +143,8 @@ def test_two_schedulers_ticking_at_once_queue_each_slot_exactly_once(db: Databas
     assert len({r.slot_key for r in runs}) == 6
     assert sum(written) == 6
     assert sorted(queued[0] + queued[1]) == sorted(r.id for r in runs)
-    local = sorted(datetime.fromisoformat(r.slot_key.split(":", 2)[2]).astimezone(CHICAGO).strftime("%d %H:%M")  # type: ignore[union-attr]
-                   for r in runs)
+    local = sorted(
+        datetime.fromisoformat(r.slot_key.split(":", 2)[2]).astimezone(CHICAGO).strftime("%d %H:%M")  # type: ignore[union-attr]
+        for r in runs
+    )
     assert local == ["01 01:00", "01 07:00", "30 01:00", "30 07:00", "31 01:00", "31 07:00"]

@@ -40,14 +40,19 @@ def test_a_box_needs_a_key() -> None:
 
 def raw_install(setup: Setup) -> dict[str, str]:
     with setup.hub.db.read() as session:
-        row = session.execute(text(
-            "SELECT CAST(config AS TEXT), CAST(secrets AS TEXT) FROM plugin_installs WHERE id = :i"
-        ), {"i": setup.install_id}).one()
+        row = session.execute(
+            text(
+                "SELECT CAST(config AS TEXT), CAST(secrets AS TEXT) FROM plugin_installs WHERE id = :i"
+            ),
+            {"i": setup.install_id},
+        ).one()
     return {"config": row[0], "secrets": row[1]}
 
 
 def configure(setup: Setup, **config: object) -> None:
-    setup.hub.configure_install(setup.tenant_id, "sample", enabled=True, config=config, actor="alice")
+    setup.hub.configure_install(
+        setup.tenant_id, "sample", enabled=True, config=config, actor="alice"
+    )
 
 
 def test_a_secret_is_stored_encrypted_and_shown_masked(setup: Setup) -> None:
@@ -79,7 +84,9 @@ def test_an_unset_secret_reads_as_none(setup: Setup) -> None:
 def test_the_audit_log_names_changed_secrets_without_their_values(setup: Setup) -> None:
     configure(setup, username="dealer", password=PASSWORD)
     with setup.hub.db.read() as session:
-        events = list(session.exec(select(AuditEvent).where(AuditEvent.action == "install.configured")))
+        events = list(
+            session.exec(select(AuditEvent).where(AuditEvent.action == "install.configured"))
+        )
         raw = session.execute(text("SELECT CAST(details AS TEXT) FROM audit_events")).all()
     assert "password" in events[-1].details["changed"]
     assert events[-1].actor == "alice"
@@ -117,13 +124,16 @@ def test_after_rotation_with_the_old_key_kept_secrets_still_work(setup: Setup) -
     assert rotated.context(install).config.password == PASSWORD  # type: ignore[attr-defined]
 
 
-def test_a_secret_that_cannot_be_decrypted_is_a_clear_error_and_changes_nothing(setup: Setup) -> None:
+def test_a_secret_that_cannot_be_decrypted_is_a_clear_error_and_changes_nothing(
+    setup: Setup,
+) -> None:
     configure(setup, username="dealer", password=PASSWORD)
     before = raw_install(setup)
     wrong = make_hub(setup.hub.db, SamplePlugin(), secret_key="w" * 40)
     with pytest.raises(SecretDecryptError) as caught:
-        wrong.configure_install(setup.tenant_id, "sample", enabled=True,
-                                config={"username": "changed"}, actor="bob")
+        wrong.configure_install(
+            setup.tenant_id, "sample", enabled=True, config={"username": "changed"}, actor="bob"
+        )
     assert "HUB_SECRET_KEY" in str(caught.value)
     assert raw_install(setup) == before
     with setup.hub.db.read() as session:

@@ -50,8 +50,14 @@ def receiver() -> Iterator[Receiver]:
 
 def subscribe(setup: Setup, url: str, events: list[str] | None = None) -> None:
     with setup.hub.db.session() as session:
-        webhooks.create_subscription(session, setup.hub.box, setup.tenant_id, url,
-                                     events or ["order.updated", "run.finished"], SECRET)
+        webhooks.create_subscription(
+            session,
+            setup.hub.box,
+            setup.tenant_id,
+            url,
+            events or ["order.updated", "run.finished"],
+            SECRET,
+        )
 
 
 def deliveries(setup: Setup) -> list[WebhookDelivery]:
@@ -61,12 +67,15 @@ def deliveries(setup: Setup) -> list[WebhookDelivery]:
 
 def test_a_subscription_needs_a_url_known_events_and_a_long_secret(setup: Setup) -> None:
     with pytest.raises(Invalid) as caught, setup.hub.db.session() as session:
-        webhooks.create_subscription(session, setup.hub.box, setup.tenant_id, "ftp://x",
-                                     ["nope"], "short")
+        webhooks.create_subscription(
+            session, setup.hub.box, setup.tenant_id, "ftp://x", ["nope"], "short"
+        )
     assert set(caught.value.fields or {}) == {"url", "events", "secret"}
 
 
-def test_an_event_is_queued_in_the_changing_transaction_and_a_rollback_sends_nothing(setup: Setup) -> None:
+def test_an_event_is_queued_in_the_changing_transaction_and_a_rollback_sends_nothing(
+    setup: Setup,
+) -> None:
     subscribe(setup, "http://127.0.0.1:9/hook")
     with pytest.raises(RuntimeError), setup.hub.db.session() as session:
         assert webhooks.emit(session, setup.tenant_id, "order.updated", {"number": "W-1"}) == 1
@@ -88,10 +97,16 @@ def test_events_go_only_to_subscriptions_of_the_tenant_that_want_them(setup: Set
 def test_a_delivery_is_signed_with_hmac_sha256(setup: Setup, receiver: Receiver) -> None:
     subscribe(setup, receiver.url)
     setup.hub.intake_order(setup.tenant_id, order_body("W-1"))
-    assert webhooks.deliver_due(setup.hub.db, setup.hub.box) == {"delivered": 1, "retry": 0, "failed": 0}
+    assert webhooks.deliver_due(setup.hub.db, setup.hub.box) == {
+        "delivered": 1,
+        "retry": 0,
+        "failed": 0,
+    }
     headers, body = receiver.received[0]
     parts = dict(p.split("=", 1) for p in headers["x-hub-signature"].split(","))
-    expected = hmac.new(SECRET.encode(), f"{parts['t']}.".encode() + body, hashlib.sha256).hexdigest()
+    expected = hmac.new(
+        SECRET.encode(), f"{parts['t']}.".encode() + body, hashlib.sha256
+    ).hexdigest()
     assert hmac.compare_digest(parts["v1"], expected)
     assert headers["x-hub-event"] == "order.updated"
     payload = json.loads(body)
@@ -104,7 +119,9 @@ def test_a_delivery_is_signed_with_hmac_sha256(setup: Setup, receiver: Receiver)
 
 def make_due(setup: Setup) -> None:
     with setup.hub.db.session() as session:
-        session.execute(update(WebhookDelivery).values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+        session.execute(
+            update(WebhookDelivery).values(next_attempt_at=utcnow() - timedelta(seconds=1))
+        )
 
 
 def test_a_failing_receiver_gets_retries_with_backoff_then_the_delivery_fails(
@@ -114,13 +131,26 @@ def test_a_failing_receiver_gets_retries_with_backoff_then_the_delivery_fails(
     setup.hub.intake_order(setup.tenant_id, order_body("W-1"))
     receiver.status = 500
     before = utcnow()
-    assert webhooks.deliver_due(setup.hub.db, setup.hub.box) == {"delivered": 0, "retry": 1, "failed": 0}
+    assert webhooks.deliver_due(setup.hub.db, setup.hub.box) == {
+        "delivered": 0,
+        "retry": 1,
+        "failed": 0,
+    }
     row = deliveries(setup)[0]
-    assert (row.state, row.attempts, row.last_status, row.last_error) == ("pending", 1, 500, "HTTP 500")
+    assert (row.state, row.attempts, row.last_status, row.last_error) == (
+        "pending",
+        1,
+        500,
+        "HTTP 500",
+    )
     delay = (row.next_attempt_at - before).total_seconds()
     assert webhooks.BACKOFF_BASE_SECONDS <= delay < webhooks.BACKOFF_BASE_SECONDS + 5
     # Not due yet: nothing is sent.
-    assert webhooks.deliver_due(setup.hub.db, setup.hub.box) == {"delivered": 0, "retry": 0, "failed": 0}
+    assert webhooks.deliver_due(setup.hub.db, setup.hub.box) == {
+        "delivered": 0,
+        "retry": 0,
+        "failed": 0,
+    }
 
     make_due(setup)
     before = utcnow()
