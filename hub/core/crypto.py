@@ -13,11 +13,17 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from hub.core.errors import HubError
+
 __all__ = ["SecretBox", "SecretDecryptError"]
 
 
-class SecretDecryptError(RuntimeError):
-    """A stored secret cannot be decrypted with any configured key."""
+class SecretDecryptError(HubError):
+    """A stored secret cannot be decrypted with any configured key (409: the secret has to
+    be entered again, or the old key put back into ``HUB_SECRET_KEY``)."""
+
+    status = 409
+    code = "secrets_unreadable"
 
 
 def _fernet_for(source_key: str) -> Fernet:

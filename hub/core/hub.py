@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from hub.core import audit, exports, installs, orders, runs
 from hub.core.context import JobContext, PluginContext, TransientJobError
-from hub.core.crypto import SecretBox
+from hub.core.crypto import SecretBox, SecretDecryptError
 from hub.core.db import Database
 from hub.core.errors import Invalid, NotFound, Refused
 from hub.core.models import JobRun, Order, PluginInstall, Tenant
@@ -126,8 +126,19 @@ class Hub:
         manifest = self.plugins.manifest(plugin_id)
         with self.db.read() as session:
             install = installs.require_install(session, tenant_id, plugin_id)
-        ctx = self.context(install)
         status = install.status
+        try:
+            ctx = self.context(install)
+        except SecretDecryptError as exc:
+            return {
+                "plugin_id": plugin_id,
+                "enabled": install.enabled,
+                "config": installs.masked_config(manifest, install),
+                "status": "secrets_unreadable",
+                "status_detail": exc.detail,
+                "warnings": [exc.detail + "; enter the secrets again"],
+                "updated_at": install.updated_at,
+            }
         if status == "ok":
             status = self.plugins.install_status(ctx) or status
         if not install.enabled:

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session, select
 
-from hub.core.crypto import SecretBox
+from hub.core.crypto import SecretBox, SecretDecryptError
 from hub.core.errors import Invalid, NotFound
 from hub.core.models import PluginInstall
 from hub.core.records import PluginManifest
@@ -62,6 +62,17 @@ def _stored_secrets(install: PluginInstall | None, box: SecretBox) -> dict[str, 
     return {name: box.decrypt(token) for name, token in (install.secrets or {}).items()}
 
 
+def _readable_secrets(install: PluginInstall | None, box: SecretBox) -> dict[str, Any]:
+    """The stored secrets that can still be decrypted; the others must be entered again."""
+    readable: dict[str, Any] = {}
+    for name, token in ((install.secrets or {}) if install is not None else {}).items():
+        try:
+            readable[name] = box.decrypt(token)
+        except SecretDecryptError:
+            continue
+    return readable
+
+
 def merged_config(
     manifest: PluginManifest,
     install: PluginInstall | None,
@@ -70,10 +81,11 @@ def merged_config(
 ) -> dict[str, Any]:
     """The incoming config with left-out (or masked) secrets taken from the stored ones."""
     merged = dict(incoming)
-    stored = _stored_secrets(install, box)
+    stored_tokens = dict(install.secrets or {}) if install is not None else {}
     for name in manifest.secret_fields():
-        if merged.get(name) in (None, MASK) and name in stored:
-            merged[name] = stored[name]
+        if merged.get(name) in (None, MASK) and name in stored_tokens:
+            # Kept as stored: it must still be readable (else say so and change nothing).
+            merged[name] = box.decrypt(stored_tokens[name])
         elif merged.get(name) == MASK:
             merged.pop(name)
     return merged
@@ -129,7 +141,7 @@ def save_install(
         before_secrets: dict[str, Any] = {}
     else:
         before_plain = dict(install.config or {})
-        before_secrets = _stored_secrets(install, box)
+        before_secrets = _readable_secrets(install, box)
     changed = sorted(
         [k for k in set(plain) | set(before_plain) if plain.get(k) != before_plain.get(k)]
         + [k for k in secret_names if secret_values.get(k) != before_secrets.get(k)]

@@ -12,6 +12,7 @@ import binascii
 import hashlib
 import hmac
 import ipaddress
+import logging
 import threading
 import time
 from collections import OrderedDict, defaultdict, deque
@@ -46,6 +47,7 @@ from plugins.lightspeed_dms.weborders.xmlsafe import WebOrdersXmlError
 __all__ = ["MAX_BODY_BYTES", "routes"]
 
 PLUGIN_ID = "lightspeed_dms"
+log = logging.getLogger("hub.lightspeed_dms")
 MAX_BODY_BYTES = 1_048_576
 XML = "application/xml; charset=utf-8"
 REALM = 'Basic realm="Lightspeed Web Orders"'
@@ -155,7 +157,11 @@ def _authenticate(request: Request[Any, Any, Any], tenant_slug: str) -> _Access 
         THROTTLE.fail(key)
         return _unauthorised()
     install, tenant = row
-    ctx = hub.context(install, tenant=TenantInfo.of(tenant))
+    try:
+        ctx = hub.context(install, tenant=TenantInfo.of(tenant))
+    except HubError:  # e.g. secrets unreadable with the configured keys: nobody gets in
+        log.error("lightspeed_dms install of %s cannot be read", tenant_slug)
+        return _unauthorised()
     config = ctx.config
     assert isinstance(config, DmsConfig)
     if not (install.enabled and config.web_orders_enabled and config.web_orders_password):

@@ -141,3 +141,19 @@ def test_a_secret_that_cannot_be_decrypted_is_a_clear_error_and_changes_nothing(
     assert "bob" not in actors
     # The right key still reads it.
     assert plugin_context(setup).config.password == PASSWORD
+
+
+def test_an_unreadable_secret_can_be_entered_again(setup: Setup) -> None:
+    configure(setup, username="dealer", password=PASSWORD)
+    wrong = make_hub(setup.hub.db, SamplePlugin(), secret_key="w" * 40)
+    view = wrong.install_view(setup.tenant_id, "sample")
+    assert view["status"] == "secrets_unreadable"
+    assert "HUB_SECRET_KEY" in view["warnings"][0]
+    wrong.configure_install(
+        setup.tenant_id,
+        "sample",
+        enabled=True,
+        config={"username": "dealer", "password": "a-new-password"},
+        actor="bob",
+    )
+    assert wrong.install_view(setup.tenant_id, "sample")["status"] != "secrets_unreadable"
