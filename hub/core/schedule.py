@@ -102,35 +102,11 @@ def tick(hub: object, now: datetime | None = None, lookback: timedelta | None = 
             for slot in slots_between(spec, info.tz, now - lookback, now):
                 key = f"{install.id}:{job.name}:{slot.at.astimezone(ZoneInfo('UTC')).isoformat()}"
                 assert install.id is not None
-                if slot.skipped_reason:
-                    if create_run(
-                        hub.db,
-                        tenant_id=info.id,
-                        install_id=install.id,
-                        plugin_id=install.plugin_id,
-                        job=job.name,
-                        trigger="schedule",
-                        slot_key=key,
-                        state="skipped",
-                        message=slot.skipped_reason,
-                    ):
-                        written += 1
-                    continue
-                refusal = hub.plugins.job_refusal(ctx, job.name, {})
-                if refusal:
-                    if create_run(
-                        hub.db,
-                        tenant_id=info.id,
-                        install_id=install.id,
-                        plugin_id=install.plugin_id,
-                        job=job.name,
-                        trigger="schedule",
-                        slot_key=key,
-                        state="skipped",
-                        message=f"skipped: {refusal}",
-                    ):
-                        written += 1
-                    continue
+                reason = slot.skipped_reason
+                if reason is None:
+                    refusal = hub.plugins.job_refusal(ctx, job.name, {})
+                    reason = f"skipped: {refusal}" if refusal else None
+                # A skipped slot is recorded as a run too (once), so it shows in the runs list.
                 run = create_run(
                     hub.db,
                     tenant_id=info.id,
@@ -139,8 +115,11 @@ def tick(hub: object, now: datetime | None = None, lookback: timedelta | None = 
                     job=job.name,
                     trigger="schedule",
                     slot_key=key,
+                    state="skipped" if reason else "queued",
+                    message=reason or "",
                 )
                 if run is not None and run.id is not None:
                     written += 1
-                    hub.enqueue(run.id)
+                    if reason is None:
+                        hub.enqueue(run.id)
     return written

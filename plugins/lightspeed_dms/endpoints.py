@@ -230,42 +230,12 @@ def _guarded(
 
 
 def _handler(path: str, name: str, action: Any) -> HTTPRouteHandler:
+    """A GET+POST XML endpoint: authenticate, then ``action(access, body, **path_params)``
+    (the order and item ids of the path, besides the tenant)."""
+
     def endpoint(request: Request[Any, Any, Any], tenant_slug: str, body: bytes) -> Response[bytes]:
-        return _guarded(request, tenant_slug, body, action)
-
-    endpoint.__name__ = f"dms_{name}"
-    return route(
-        path,
-        http_method=["GET", "POST"],
-        sync_to_thread=True,
-        name=f"dms-{name}",
-        request_max_body_size=MAX_BODY_BYTES,
-        include_in_schema=False,
-    )(endpoint)
-
-
-def _order_handler(path: str, name: str, action: Any) -> HTTPRouteHandler:
-    def endpoint(
-        request: Request[Any, Any, Any], tenant_slug: str, order_id: str, body: bytes
-    ) -> Response[bytes]:
-        return _guarded(request, tenant_slug, body, lambda a, b: action(a, b, order_id))
-
-    endpoint.__name__ = f"dms_{name}"
-    return route(
-        path,
-        http_method=["GET", "POST"],
-        sync_to_thread=True,
-        name=f"dms-{name}",
-        request_max_body_size=MAX_BODY_BYTES,
-        include_in_schema=False,
-    )(endpoint)
-
-
-def _item_handler(path: str, name: str, action: Any) -> HTTPRouteHandler:
-    def endpoint(
-        request: Request[Any, Any, Any], tenant_slug: str, order_id: str, item_id: str, body: bytes
-    ) -> Response[bytes]:
-        return _guarded(request, tenant_slug, body, lambda a, b: action(a, b, order_id, item_id))
+        ids = {k: str(v) for k, v in request.path_params.items() if k != "tenant_slug"}
+        return _guarded(request, tenant_slug, body, lambda a, b: action(a, b, **ids))
 
     endpoint.__name__ = f"dms_{name}"
     return route(
@@ -432,8 +402,8 @@ def routes() -> list[HTTPRouteHandler]:
         _handler(BASE + "/TaxRules", "tax-rules", _tax_rules),
         _handler(BASE + "/OutstandingActivity", "outstanding", _outstanding),
         _handler(BASE + "/AcknowledgeRequest", "acknowledge", _acknowledge),
-        _order_handler(BASE + "/Order/{order_id:str}/Shipment", "shipment", _shipment),
-        _order_handler(BASE + "/Order/{order_id:str}/Item", "item", _item_action),
-        _item_handler(BASE + "/Order/{order_id:str}/Item/{item_id:str}", "item-id", _item_action),
-        _order_handler(BASE + "/Order/{order_id:str}", "void", _void),
+        _handler(BASE + "/Order/{order_id:str}/Shipment", "shipment", _shipment),
+        _handler(BASE + "/Order/{order_id:str}/Item", "item", _item_action),
+        _handler(BASE + "/Order/{order_id:str}/Item/{item_id:str}", "item-id", _item_action),
+        _handler(BASE + "/Order/{order_id:str}", "void", _void),
     ]
