@@ -91,6 +91,21 @@ class Hub:
             enabled=install.enabled,
         )
 
+    def context_for(self, tenant_slug: str, plugin_id: str) -> PluginContext | None:
+        """The context of a tenant's install, found by slug (for routes vendors call, which
+        carry the tenant in their path); None when the tenant or the install does not exist.
+        Raises :class:`SecretDecryptError` when its secrets cannot be read."""
+        with self.db.read() as session:
+            row = session.exec(
+                select(PluginInstall, Tenant)
+                .join(Tenant, col(Tenant.id) == col(PluginInstall.tenant_id))
+                .where(Tenant.slug == tenant_slug, PluginInstall.plugin_id == plugin_id)
+            ).first()
+        if row is None:
+            return None
+        install, tenant = row
+        return self.context(install, tenant=TenantInfo.of(tenant))
+
     def configure_install(
         self, tenant_id: int, plugin_id: str, *, enabled: bool, config: dict[str, Any], actor: str
     ) -> PluginInstall:

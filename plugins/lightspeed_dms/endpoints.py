@@ -21,13 +21,10 @@ from typing import Any
 
 from litestar import Request, Response, route
 from litestar.handlers import HTTPRouteHandler
-from sqlmodel import select
 
 from hub.core.context import PluginContext
 from hub.core.errors import HubError, NotFound
-from hub.core.models import PluginInstall, Tenant
 from hub.core.records import OrderLineView, OrderView
-from hub.core.tenants import TenantInfo
 from plugins.lightspeed_dms.config import DmsConfig, verify_password
 from plugins.lightspeed_dms.mapping import to_dms_cancellation, to_dms_order
 from plugins.lightspeed_dms.weborders import (
@@ -147,28 +144,25 @@ def _authenticate(request: Request[Any, Any, Any], tenant_slug: str) -> _Access 
             {"Retry-After": str(wait)},
         )
     username, password = _basic(request.headers.get("authorization", ""))
-    with hub.db.read() as session:
-        row = session.exec(
-            select(PluginInstall, Tenant)
-            .join(Tenant, Tenant.id == PluginInstall.tenant_id)  # type: ignore[arg-type]
-            .where(Tenant.slug == tenant_slug, PluginInstall.plugin_id == PLUGIN_ID)
-        ).first()
-    if row is None or username is None or password is None:
+    if username is None or password is None:
         THROTTLE.fail(key)
         return _unauthorised()
-    install, tenant = row
     try:
-        ctx = hub.context(install, tenant=TenantInfo.of(tenant))
+        found = hub.context_for(tenant_slug, PLUGIN_ID)
     except HubError:  # e.g. secrets unreadable with the configured keys: nobody gets in
         log.error("lightspeed_dms install of %s cannot be read", tenant_slug)
         return _unauthorised()
+    if found is None:
+        THROTTLE.fail(key)
+        return _unauthorised()
+    ctx = found
     config = ctx.config
     assert isinstance(config, DmsConfig)
-    if not (install.enabled and config.web_orders_enabled and config.web_orders_password):
+    if not (ctx.enabled and config.web_orders_enabled and config.web_orders_password):
         THROTTLE.fail(key)
         return _unauthorised()
     token = hashlib.sha256(
-        f"{install.id}\0{username}\0{password}\0{config.web_orders_password}".encode()
+        f"{ctx.install_id}\0{username}\0{password}\0{config.web_orders_password}".encode()
     ).hexdigest()
     user_ok = hmac.compare_digest(username.encode(), config.web_orders_username.encode())
     if not VERIFIED.hit(token):
