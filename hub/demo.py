@@ -103,7 +103,8 @@ def run_demo(var_dir: Path, secret_key: str) -> None:
     started = time.monotonic()
     import logging
 
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    for noisy in ("httpx", "dramatiq"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     _say("== POS integration hub demo (embedded: SQLite + in-process worker)")
     upgrade(settings.effective_database_url)
     hub = Hub(settings)
