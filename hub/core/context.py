@@ -112,6 +112,8 @@ class PluginContext:
                 clear=clear,
             )
             changed = sorted(result.changed_product_ids)
+            if not webhooks.wanted(session, self.tenant.id, "inventory.changed"):
+                changed = []  # nobody listens: skip looking up the SKUs
             for start in range(0, len(changed), EVENT_BATCH):
                 chunk = changed[start : start + EVENT_BATCH]
                 skus = list(session.exec(select(Product.sku).where(col(Product.id).in_(chunk))))

@@ -34,6 +34,7 @@ __all__ = [
     "emit",
     "emit_many",
     "sign",
+    "wanted",
 ]
 
 EVENTS = ("inventory.changed", "order.updated", "run.finished")
@@ -65,6 +66,18 @@ def create_subscription(
     session.add(sub)
     session.flush()
     return sub
+
+
+def wanted(session: Session, tenant_id: int, event: str) -> bool:
+    """Whether any active subscription of the tenant wants ``event``."""
+    return any(
+        event in s.events
+        for s in session.exec(
+            select(WebhookSubscription).where(
+                WebhookSubscription.tenant_id == tenant_id, col(WebhookSubscription.active)
+            )
+        )
+    )
 
 
 def emit(session: Session, tenant_id: int, event: str, data: dict[str, Any]) -> int:
