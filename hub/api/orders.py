@@ -19,10 +19,9 @@ from sqlmodel import col, select
 from hub.api._auth import Caller
 from hub.api._errors import ERROR_RESPONSES
 from hub.api._paging import Cursor, Limit, decode_cursor, next_cursor
-from hub.api._queries import order_detail
 from hub.core.hub import Hub
 from hub.core.models import Order
-from hub.core.orders import ORDER_STATUSES, OrderIn
+from hub.core.orders import ORDER_STATUSES, OrderIn, order_detail_by_number
 from hub.core.tenants import TenantInfo
 from hub.core.types import money
 
@@ -126,7 +125,7 @@ class CancelIn(msgspec.Struct, forbid_unknown_fields=True):
 
 def _detail(hub: Hub, tenant_id: int, number: str) -> OrderDetail:
     with hub.db.read() as session:
-        return OrderDetail.of(order_detail(session.connection(), tenant_id, number))
+        return OrderDetail.of(order_detail_by_number(session.connection(), tenant_id, number))
 
 
 @post("/", sync_to_thread=True, responses=ERROR_RESPONSES, summary="Create an order")

@@ -8,10 +8,9 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from hub.core.models import InventoryLevel, Location, Product
+from hub.core.models import Location, Product
 from hub.core.records import CATALOGS, normalise_brand, normalise_part_number
 from hub.core.types import utcnow
 
@@ -118,22 +117,3 @@ def upsert_products(session: Session, tenant_id: int, items: Sequence[ProductIn]
         )
     ]
     return {"created": created, "updated": updated, "product_ids": ids}
-
-
-def product_inventory(session: Session, product_id: int) -> list[tuple[InventoryLevel, Location]]:
-    return list(
-        session.exec(
-            select(InventoryLevel, Location)
-            .join(Location, col(Location.id) == col(InventoryLevel.location_id))
-            .where(InventoryLevel.product_id == product_id)
-            .order_by(col(Location.code))
-        ).all()
-    )
-
-
-def count_products(session: Session, tenant_id: int) -> int:
-    return int(
-        session.exec(
-            select(func.count()).select_from(Product).where(Product.tenant_id == tenant_id)
-        ).one()
-    )

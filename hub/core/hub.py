@@ -14,14 +14,14 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from hub.core import audit, exports, installs, orders, runs
 from hub.core.context import JobContext, PluginContext, TransientJobError
 from hub.core.crypto import SecretBox, SecretDecryptError
 from hub.core.db import Database
 from hub.core.errors import Invalid, NotFound, Refused
-from hub.core.models import JobRun, Order, PluginInstall, Tenant
+from hub.core.models import JobRun, PluginInstall, Tenant
 from hub.core.plugins import PluginManager
 from hub.core.records import Capability, ConnectionResult, OrderView
 from hub.core.tenants import TenantInfo
@@ -422,9 +422,6 @@ class Hub:
             )
             return orders.order_detail(session, order)
 
-    def session(self) -> Any:
-        return self.db.session()
-
 
 class RunBusy(RuntimeError):
     """Another run of the same install-job is running; try this one later."""
@@ -432,7 +429,3 @@ class RunBusy(RuntimeError):
     def __init__(self, run_id: int) -> None:
         super().__init__(f"run {run_id} waits for another run of its job")
         self.run_id = run_id
-
-
-def order_of(session: Session, tenant_id: int, number: str) -> Order:
-    return orders.find_order(session, tenant_id, number)

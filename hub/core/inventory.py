@@ -17,7 +17,6 @@ Rules decided here (the one place they live):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -333,7 +332,3 @@ def _utc_type() -> Any:
     from hub.core.types import UTCDateTime
 
     return UTCDateTime()
-
-
-def as_decimal(value: Any) -> Decimal | None:
-    return None if value is None else money(value)

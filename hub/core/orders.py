@@ -17,6 +17,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from sqlalchemy import Connection
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from hub.core import webhooks
@@ -34,6 +36,7 @@ __all__ = [
     "cancel_order",
     "find_order",
     "order_detail",
+    "order_detail_by_number",
     "order_view",
     "record_shipment",
     "store_order",
@@ -404,74 +407,117 @@ def record_shipment(
 
 
 def order_detail(session: Session, order: Order) -> dict[str, Any]:
-    """The order as the REST API shows it: with lines, notes, shipments and exports."""
-    assert order.id is not None
-    notes = session.exec(
-        select(OrderNote).where(OrderNote.order_id == order.id).order_by(col(OrderNote.id))
+    """:func:`order_detail_by_number` of an order of this session (pending changes flushed)."""
+    session.flush()
+    return order_detail_by_number(session.connection(), order.tenant_id, order.number)
+
+
+_orders = Order.__table__  # type: ignore[attr-defined]
+_lines = OrderLine.__table__  # type: ignore[attr-defined]
+_notes = OrderNote.__table__  # type: ignore[attr-defined]
+_shipments = Shipment.__table__  # type: ignore[attr-defined]
+_exports = OrderExport.__table__  # type: ignore[attr-defined]
+
+
+def order_detail_by_number(conn: Connection, tenant_id: int, number: str) -> dict[str, Any]:
+    """The order as the REST API shows it: with lines, notes, shipments and exports (404).
+
+    Plain ``SELECT``s on SQLAlchemy Core: the order page is the API's hottest read, and the
+    ORM's identity map would cost more than the queries themselves."""
+    order = (
+        conn.execute(
+            sa_select(_orders).where(_orders.c.tenant_id == tenant_id, _orders.c.number == number)
+        )
+        .mappings()
+        .first()
     )
-    shipments = session.exec(
-        select(Shipment).where(Shipment.order_id == order.id).order_by(col(Shipment.id))
+    if order is None:
+        raise NotFound(f"no order {number!r}")
+    oid = order["id"]
+    lines = (
+        conn.execute(sa_select(_lines).where(_lines.c.order_id == oid).order_by(_lines.c.line_no))
+        .mappings()
+        .all()
     )
-    exports = session.exec(
-        select(OrderExport)
-        .where(OrderExport.order_id == order.id)
-        .order_by(col(OrderExport.plugin_id))
+    notes = (
+        conn.execute(sa_select(_notes).where(_notes.c.order_id == oid).order_by(_notes.c.id))
+        .mappings()
+        .all()
+    )
+    shipments = (
+        conn.execute(
+            sa_select(_shipments).where(_shipments.c.order_id == oid).order_by(_shipments.c.id)
+        )
+        .mappings()
+        .all()
+    )
+    exports = (
+        conn.execute(
+            sa_select(_exports).where(_exports.c.order_id == oid).order_by(_exports.c.plugin_id)
+        )
+        .mappings()
+        .all()
     )
     return {
-        "number": order.number,
-        "status": order.status,
-        "channel": order.channel,
-        "placed_at": order.placed_at,
-        "currency": order.currency,
-        "customer_id": order.customer_id,
-        "billing": order.billing,
-        "shipping": order.shipping,
-        "payments": order.payments,
-        "shipping_cost": str(money(order.shipping_cost)),
-        "shipping_carrier": order.shipping_carrier,
-        "shipping_method": order.shipping_method,
-        "tax": str(money(order.tax)),
-        "total": str(money(order.total)),
-        "comment": order.comment,
-        "cancel_reason": order.cancel_reason,
-        "created_at": order.created_at,
-        "updated_at": order.updated_at,
+        "number": order["number"],
+        "status": order["status"],
+        "channel": order["channel"],
+        "placed_at": order["placed_at"],
+        "currency": order["currency"],
+        "customer_id": order["customer_id"],
+        "billing": order["billing"],
+        "shipping": order["shipping"],
+        "payments": order["payments"],
+        "shipping_cost": str(money(order["shipping_cost"])),
+        "shipping_carrier": order["shipping_carrier"],
+        "shipping_method": order["shipping_method"],
+        "tax": str(money(order["tax"])),
+        "total": str(money(order["total"])),
+        "comment": order["comment"],
+        "cancel_reason": order["cancel_reason"],
+        "created_at": order["created_at"],
+        "updated_at": order["updated_at"],
         "lines": [
             {
-                "id": line.id,
-                "sku": line.sku,
-                "quantity": line.quantity,
-                "unit_price": str(money(line.unit_price)),
-                "manufacturer": line.manufacturer,
-                "description": line.description,
-                "canceled_quantity": line.canceled_quantity,
-                "shipped_quantity": line.shipped_quantity,
+                "id": line["id"],
+                "sku": line["sku"],
+                "quantity": line["quantity"],
+                "unit_price": str(money(line["unit_price"])),
+                "manufacturer": line["manufacturer"],
+                "description": line["description"],
+                "canceled_quantity": line["canceled_quantity"],
+                "shipped_quantity": line["shipped_quantity"],
             }
-            for line in order_lines(session, order.id)
+            for line in lines
         ],
         "notes": [
-            {"source": n.source, "code": n.code, "message": n.message, "created_at": n.created_at}
+            {
+                "source": n["source"],
+                "code": n["code"],
+                "message": n["message"],
+                "created_at": n["created_at"],
+            }
             for n in notes
         ],
         "shipments": [
             {
-                "carrier": s.carrier,
-                "method": s.method,
-                "tracking_number": s.tracking_number,
-                "shipped_at": s.shipped_at,
-                "items": s.items,
+                "carrier": s["carrier"],
+                "method": s["method"],
+                "tracking_number": s["tracking_number"],
+                "shipped_at": s["shipped_at"],
+                "items": s["items"],
             }
             for s in shipments
         ],
         "exports": [
             {
-                "plugin_id": e.plugin_id,
-                "state": e.state,
-                "external_ref": e.external_ref,
-                "message": e.message,
-                "attempts": e.attempts,
-                "updated_at": e.updated_at,
-                "cancellation": e.cancel_state or None,
+                "plugin_id": e["plugin_id"],
+                "state": e["state"],
+                "external_ref": e["external_ref"],
+                "message": e["message"],
+                "attempts": e["attempts"],
+                "updated_at": e["updated_at"],
+                "cancellation": e["cancel_state"] or None,
             }
             for e in exports
         ],

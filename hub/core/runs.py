@@ -116,25 +116,6 @@ def claim(db: Database, run_id: int, worker_id: str) -> JobRun | None:
         return run
 
 
-def is_blocked(db: Database, run_id: int) -> bool:
-    """True when the run is queued but another run of its install-job is running."""
-    with db.read() as session:
-        run = session.get(JobRun, run_id)
-        if run is None or run.state != "queued":
-            return False
-        return (
-            session.exec(
-                select(JobRun.id).where(
-                    JobRun.install_id == run.install_id,
-                    JobRun.job == run.job,
-                    JobRun.state == "running",
-                    JobRun.id != run.id,
-                )
-            ).first()
-            is not None
-        )
-
-
 def heartbeat(
     db: Database,
     run_id: int,

@@ -140,10 +140,10 @@ def test_rejected_export_goes_back_to_pending_on_retry(
     assert client.post(f"{ORDERS}/W1001/exports/other/retry", headers=world.acme).status_code == 404
 
 
-def test_the_api_order_detail_query_matches_the_core_order_detail(
+def test_the_order_detail_read_by_number_matches_the_detail_after_a_write(
     world: World, client: TestClient[Litestar]
 ) -> None:
-    from hub.api._queries import order_detail
+    from hub.core.orders import order_detail_by_number
 
     client.put(
         f"/api/v1/tenants/acme/plugins/{PLUGIN_ID}",
@@ -166,7 +166,7 @@ def test_the_api_order_detail_query_matches_the_core_order_detail(
         )
         orders.cancel_order(session, order, "rest not needed")
     with world.hub.db.read() as session:
-        fast = order_detail(session.connection(), world.acme_id, "W1001")
+        fast = order_detail_by_number(session.connection(), world.acme_id, "W1001")
     core = world.hub.order_detail(world.acme_id, "W1001")
     assert fast == core
     assert core["exports"][0]["cancellation"] == "pending"
