@@ -18,7 +18,6 @@ import hashlib
 import math
 import threading
 import time
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,7 +42,6 @@ __all__ = [
     "provide_caller",
     "provide_hub",
     "provide_tenant",
-    "provide_write_lock",
     "require_admin",
     "tenant_scope",
 ]
@@ -227,17 +225,6 @@ def provide_caller(request: ASGIConnection[Any, Any, Any, Any]) -> Caller:
     """Dependency ``caller``: the verified key (set by :func:`authenticate`)."""
     caller: Caller = request.state.caller
     return caller
-
-
-def provide_write_lock(request: ASGIConnection[Any, Any, Any, Any]) -> AbstractContextManager[Any]:
-    """Dependency ``write_lock``: held around a hot write on SQLite.
-
-    SQLite has one writer; contending writers wait in its busy handler, which sleeps in
-    steps of up to 100 ms. Queuing this process's writers on a lock instead wakes the next
-    one as soon as the previous commits (other processes still meet the busy timeout).
-    """
-    lock: AbstractContextManager[Any] = request.app.state.write_lock
-    return lock
 
 
 def provide_tenant(request: ASGIConnection[Any, Any, Any, Any]) -> TenantInfo:

@@ -12,9 +12,6 @@ Layout of the routes::
 
 from __future__ import annotations
 
-import threading
-from contextlib import nullcontext
-
 from litestar import Litestar, Router
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -29,7 +26,6 @@ from hub.api._auth import (
     provide_caller,
     provide_hub,
     provide_tenant,
-    provide_write_lock,
     tenant_scope,
 )
 from hub.api._errors import exception_handlers
@@ -88,7 +84,6 @@ def create_app(hub: Hub) -> Litestar:
             "hub": Provide(provide_hub, sync_to_thread=False),
             "caller": Provide(provide_caller, sync_to_thread=False),
             "tenant": Provide(provide_tenant, sync_to_thread=False),
-            "write_lock": Provide(provide_write_lock, sync_to_thread=False),
         },
         exception_handlers=exception_handlers,
         before_send=[api_metrics.before_send],
@@ -98,6 +93,5 @@ def create_app(hub: Hub) -> Litestar:
     app.state.hub = hub
     app.state.metrics = api_metrics
     app.state.auth_cache = AuthCache()
-    app.state.write_lock = threading.Lock() if hub.db.is_sqlite else nullcontext()
     app.state.rate_limiter = RateLimiter(hub.settings.api_rate_limit_per_minute)
     return app

@@ -7,7 +7,6 @@ totals are checked by :class:`~hub.core.orders.OrderIn` (422 naming ``total``).
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -129,12 +128,9 @@ def _detail(hub: Hub, tenant_id: int, number: str) -> OrderDetail:
 
 
 @post("/", sync_to_thread=True, responses=ERROR_RESPONSES, summary="Create an order")
-def create_order(
-    data: OrderIn, hub: Hub, tenant: TenantInfo, write_lock: AbstractContextManager[Any]
-) -> Response[OrderDetail]:
+def create_order(data: OrderIn, hub: Hub, tenant: TenantInfo) -> Response[OrderDetail]:
     """Store an order from the webstore: 201 new, 200 same body again, 409 different body."""
-    with write_lock:
-        _view, created = hub.intake_order(tenant.id, data, source="api")
+    _view, created = hub.intake_order(tenant.id, data, source="api")
     return Response(_detail(hub, tenant.id, data.number), status_code=201 if created else 200)
 
 
