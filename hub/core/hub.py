@@ -368,7 +368,7 @@ class Hub:
             and i.plugin_id != source
             and Capability.ORDER_EXPORT in self.plugins.manifest(i.plugin_id).capabilities
         ]
-        tenant = self.tenant_info(tenant_id)
+        tenant = self.tenant_info(tenant_id) if exporters else None
         with self.db.session() as session:
             order, created = orders.store_order(session, tenant_id, body)
             view = orders.order_view(session, order)
