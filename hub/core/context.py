@@ -175,16 +175,17 @@ class PluginContext:
         When ``unchanged(fingerprint)`` says the caller already holds the document for this
         fingerprint (and nothing is offered for the first time), nothing else is read. First
         listings are marked ``offered`` afterwards; such a snapshot is not ``reusable``."""
-        with self._hub.db.read() as session:
-            queue = exports.queue_fingerprint(session, self.install_id, limit)
+        with self._hub.db.read_connection() as conn:
+            queue = exports.queue_fingerprint(conn, self.install_id, limit)
             fingerprint = (self.config_version, queue)
             first_listing = any(row[1] == "pending" for row in queue[0])
             if not first_listing and unchanged is not None and unchanged(fingerprint):
                 return OfferSnapshot(fingerprint, None, None, reusable=True)
-            rows = exports.queued(session, self.install_id, limit)
-            offered = orders.order_views(session, [order for _, order in rows])
-            cancel_rows = exports.pending_cancellations(session, self.install_id)
-            canceled = orders.order_views(session, [order for _, order in cancel_rows])
+            with Session(conn) as session:  # the same snapshot as the fingerprint
+                rows = exports.queued(session, self.install_id, limit)
+                offered = orders.order_views(session, [order for _, order in rows])
+                cancel_rows = exports.pending_cancellations(session, self.install_id)
+                canceled = orders.order_views(session, [order for _, order in cancel_rows])
         first_time = [e.id for e, _ in rows if e.state == "pending" and e.id is not None]
         if first_time:
             with self._hub.db.session() as session:
@@ -199,21 +200,27 @@ class PluginContext:
     def acknowledge_export(
         self, number: str, *, notes: Sequence[tuple[str, str]] = (), external_ref: str = ""
     ) -> bool:
-        """The vendor took the order (notes are recorded with it); idempotent."""
+        """The vendor took the order; idempotent: False (and no notes recorded) when it was
+        acknowledged already."""
         with self._hub.db.session() as session:
-            order = self._order(session, number)
-            for code, message in notes:
-                orders.add_note(session, order, message, source=self.plugin_id, code=code)
-            return exports.acknowledge(session, order, self.install_id, external_ref=external_ref)
+            return exports.acknowledge_number(
+                session,
+                self.tenant.id,
+                number,
+                self.install_id,
+                external_ref=external_ref,
+                notes=notes,
+            )
 
     def reject_export(
         self, number: str, message: str, *, notes: Sequence[tuple[str, str]] = ()
     ) -> bool:
+        """The vendor refused the order (off its queue until retried); False (and no notes
+        recorded) when it was no longer open."""
         with self._hub.db.session() as session:
-            order = self._order(session, number)
-            for code, note in notes:
-                orders.add_note(session, order, note, source=self.plugin_id, code=code)
-            return exports.reject(session, order, self.install_id, message)
+            return exports.reject(
+                session, self._order(session, number), self.install_id, message, notes=notes
+            )
 
     def fail_export(self, number: str, message: str) -> bool:
         with self._hub.db.session() as session:

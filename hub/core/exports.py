@@ -15,21 +15,23 @@ once cannot move a row twice; acknowledging twice is a no-op.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import func, update
-from sqlalchemy import select as sa_select
+from sqlalchemy import Connection, TextClause, bindparam, text, update
 from sqlmodel import Session, col, select
 
 from hub.core.errors import Conflict, NotFound
-from hub.core.models import Order, OrderExport, OrderLine, Product
-from hub.core.orders import add_note, touch
-from hub.core.types import utcnow
+from hub.core.models import Order, OrderExport, OrderNote
+from hub.core.orders import add_note, touch, touch_row
+from hub.core.types import UTCDateTime, utcnow
 
 __all__ = [
     "OPEN_STATES",
     "acknowledge",
     "acknowledge_cancellation",
+    "acknowledge_number",
     "create_export",
     "fail",
     "offer",
@@ -77,39 +79,35 @@ def queued(session: Session, install_id: int, limit: int = 30) -> list[tuple[Ord
     )
 
 
-def queue_fingerprint(session: Session, install_id: int, limit: int = 30) -> tuple[Any, ...]:
+# The fingerprint runs on every poll: plain SQL on a Core connection, and the update times
+# compared as stored (no conversion to datetime). Both queue queries follow ix_order_exports_queue.
+_QUEUE_STAMP = text(
+    "SELECT e.id, e.state, e.updated_at, o.id, o.updated_at"
+    " FROM order_exports e JOIN orders o ON o.id = e.order_id"
+    " WHERE e.install_id = :install AND e.queue_at IS NOT NULL"
+    " ORDER BY e.queue_at, e.order_id LIMIT :limit"
+)
+_CANCEL_STAMP = text(
+    "SELECT id, updated_at FROM order_exports"
+    " WHERE install_id = :install AND cancel_state = 'pending' ORDER BY id"
+)
+_PRODUCTS_STAMP = text(
+    "SELECT max(p.updated_at) FROM order_lines l JOIN products p ON p.id = l.product_id"
+    " WHERE l.order_id IN (SELECT e.order_id FROM order_exports e"
+    " WHERE e.install_id = :install AND e.queue_at IS NOT NULL"
+    " ORDER BY e.queue_at, e.order_id LIMIT :limit)"
+)
+
+
+def queue_fingerprint(conn: Connection, install_id: int, limit: int = 30) -> tuple[Any, ...]:
     """A cheap value that changes whenever what :func:`queued` and
     :func:`pending_cancellations` would list changes: the listed exports, their orders and
     their orders' products (ids and update times). Lets a vendor endpoint reuse a document
     it built for an unchanged queue."""
-    queue_rows = session.execute(
-        sa_select(
-            col(OrderExport.id),
-            col(OrderExport.state),
-            col(OrderExport.updated_at),
-            col(Order.id),
-            col(Order.updated_at),
-        )
-        .join(Order, col(Order.id) == col(OrderExport.order_id))
-        .where(col(OrderExport.install_id) == install_id, col(OrderExport.queue_at).is_not(None))
-        .order_by(col(OrderExport.queue_at), col(OrderExport.order_id))
-        .limit(limit)
-    ).all()
-    cancel_rows = session.execute(
-        select(OrderExport.id, OrderExport.updated_at)
-        .where(OrderExport.install_id == install_id, OrderExport.cancel_state == "pending")
-        .order_by(col(OrderExport.id))
-    ).all()
-    order_ids = [row[3] for row in queue_rows]
-    products = (
-        session.execute(
-            select(func.max(Product.updated_at))
-            .join(OrderLine, col(OrderLine.product_id) == col(Product.id))
-            .where(col(OrderLine.order_id).in_(order_ids))
-        ).scalar()
-        if order_ids
-        else None
-    )
+    params = {"install": install_id, "limit": limit}
+    queue_rows = conn.execute(_QUEUE_STAMP, params).all()
+    cancel_rows = conn.execute(_CANCEL_STAMP, params).all()
+    products = conn.execute(_PRODUCTS_STAMP, params).scalar() if queue_rows else None
     return (tuple(map(tuple, queue_rows)), tuple(map(tuple, cancel_rows)), products)
 
 
@@ -157,46 +155,153 @@ def _export_for(session: Session, order: Order, install_id: int) -> OrderExport:
     return export
 
 
-def acknowledge(
-    session: Session, order: Order, install_id: int, *, external_ref: str = "", message: str = ""
+@dataclass(frozen=True)
+class _Target:
+    """An export and its order, located by the order's number in one query."""
+
+    export_id: int
+    plugin_id: str
+    order_id: int
+    tenant_id: int
+    number: str
+    status: str
+
+
+# Vendors acknowledge orders one request at a time: the lookup and the transition are plain
+# SQL (building and keying an expression costs more than running it).
+_TARGET = text(
+    "SELECT o.id, o.status, e.id, e.plugin_id FROM orders o"
+    " LEFT JOIN order_exports e ON e.order_id = o.id AND e.install_id = :install"
+    " WHERE o.tenant_id = :tenant AND o.number = :number"
+)
+_TIMES = ("updated_at", "acknowledged_at", "queue_at")
+
+
+@lru_cache(maxsize=32)
+def _move_sql(columns: tuple[str, ...]) -> TextClause:
+    """``UPDATE order_exports SET state, <columns> WHERE id AND state IN (…)``."""
+    sets = ", ".join(f"{c} = :{c}" for c in ("state", *columns))
+    return text(
+        f"UPDATE order_exports SET {sets} WHERE id = :id AND state IN :from_states"
+    ).bindparams(
+        bindparam("from_states", expanding=True),
+        *(bindparam(c, type_=UTCDateTime) for c in columns if c in _TIMES),
+    )
+
+
+def _target(session: Session, tenant_id: int, number: str, install_id: int) -> _Target:
+    row = (
+        session.connection()
+        .execute(_TARGET, {"install": install_id, "tenant": tenant_id, "number": number})
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"no order {number!r}")
+    if row[2] is None:
+        raise NotFound(f"order {number!r} is not exported by this install")
+    return _Target(row[2], row[3], row[0], tenant_id, number, row[1])
+
+
+def _move(
+    session: Session,
+    target: _Target,
+    to: str,
+    from_states: Sequence[str],
+    notes: Sequence[tuple[str, str]],
+    **values: object,
 ) -> bool:
-    """The vendor took the order. Idempotent: returns False when it was acknowledged already."""
-    export = _export_for(session, order, install_id)
-    changed = _transition(
+    """One conditional ``UPDATE``; when it moved the row, the notes are recorded and the
+    order is touched (``order.updated``) in the same transaction."""
+    values["updated_at"] = utcnow()
+    columns = tuple(sorted(values))
+    result = session.connection().execute(
+        _move_sql(columns),
+        {**values, "state": to, "id": target.export_id, "from_states": list(from_states)},
+    )
+    if not result.rowcount:
+        return False
+    for code, message in notes:
+        session.add(
+            OrderNote(order_id=target.order_id, source=target.plugin_id, code=code, message=message)
+        )
+    touch_row(
         session,
-        export,
+        target.tenant_id,
+        target.order_id,
+        target.number,
+        target.status,
+        f"{target.plugin_id}: {to}",
+    )
+    return True
+
+
+def acknowledge(
+    session: Session,
+    order: Order,
+    install_id: int,
+    *,
+    external_ref: str = "",
+    message: str = "",
+    notes: Sequence[tuple[str, str]] = (),
+) -> bool:
+    """The vendor took the order. Idempotent: returns False when it was acknowledged
+    already (the notes, ``(code, message)`` pairs, are recorded only when it was not)."""
+    return acknowledge_number(
+        session,
+        order.tenant_id,
+        order.number,
+        install_id,
+        external_ref=external_ref,
+        message=message,
+        notes=notes,
+    )
+
+
+def acknowledge_number(
+    session: Session,
+    tenant_id: int,
+    number: str,
+    install_id: int,
+    *,
+    external_ref: str = "",
+    message: str = "",
+    notes: Sequence[tuple[str, str]] = (),
+) -> bool:
+    """:func:`acknowledge` by the order's number: a lookup and an ``UPDATE``, nothing
+    loaded (a vendor acknowledges orders one request at a time)."""
+    target = _target(session, tenant_id, number, install_id)
+    values: dict[str, object] = {"acknowledged_at": utcnow(), "queue_at": None, "message": message}
+    if external_ref:
+        values["external_ref"] = external_ref
+    return _move(
+        session,
+        target,
         "acknowledged",
         ("pending", "offered", "rejected", "failed"),
-        acknowledged_at=utcnow(),
-        queue_at=None,
-        external_ref=external_ref or export.external_ref,
-        message=message,
+        notes,
+        **values,
     )
-    if changed:
-        touch(session, order, f"{export.plugin_id}: acknowledged")
-    return changed
 
 
-def reject(session: Session, order: Order, install_id: int, message: str) -> bool:
+def reject(
+    session: Session,
+    order: Order,
+    install_id: int,
+    message: str,
+    *,
+    notes: Sequence[tuple[str, str]] = (),
+) -> bool:
     """The vendor refused the order: it leaves the queue until an integrator retries it."""
-    export = _export_for(session, order, install_id)
-    changed = _transition(
-        session, export, "rejected", OPEN_STATES, message=message[:1000], queue_at=None
+    target = _target(session, order.tenant_id, order.number, install_id)
+    return _move(
+        session, target, "rejected", OPEN_STATES, notes, message=message[:1000], queue_at=None
     )
-    if changed:
-        touch(session, order, f"{export.plugin_id}: rejected")
-    return changed
 
 
 def fail(session: Session, order: Order, install_id: int, message: str) -> bool:
     """The export failed on our side or the vendor's (e.g. the sale could not be created)."""
-    export = _export_for(session, order, install_id)
-    changed = _transition(
-        session, export, "failed", OPEN_STATES, message=message[:1000], queue_at=None
-    )
-    if changed:
-        touch(session, order, f"{export.plugin_id}: failed")
-    return changed
+    target = _target(session, order.tenant_id, order.number, install_id)
+    return _move(session, target, "failed", OPEN_STATES, (), message=message[:1000], queue_at=None)
 
 
 def set_message(session: Session, order: Order, install_id: int, message: str) -> None:

@@ -14,7 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlmodel import col, select
+from sqlalchemy import text
+from sqlmodel import Session, col, select
 
 from hub.core import audit, exports, installs, orders, runs
 from hub.core.context import JobContext, PluginContext, TransientJobError
@@ -34,6 +35,15 @@ log = logging.getLogger("hub")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
+# What identifies the stored state of an install and its tenant: every change to either moves
+# its updated_at. Plain SQL, compared as stored: it runs on every request a vendor makes.
+_CONTEXT_STAMP = text(
+    "SELECT i.id, i.updated_at, i.enabled, t.id, t.updated_at"
+    " FROM plugin_installs i JOIN tenants t ON t.id = i.tenant_id"
+    " WHERE t.slug = :slug AND i.plugin_id = :plugin"
+)
+
+
 class Hub:
     """Everything a process of the hub needs, built from the settings."""
 
@@ -51,6 +61,7 @@ class Hub:
         self.enqueue: Callable[[int], None] = lambda run_id: None
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
         self._configs: dict[tuple[Any, ...], BaseModel] = {}
+        self._contexts: dict[tuple[str, str], tuple[tuple[Any, ...], PluginContext]] = {}
 
     # -- tenants --------------------------------------------------------------------------
 
@@ -94,17 +105,28 @@ class Hub:
     def context_for(self, tenant_slug: str, plugin_id: str) -> PluginContext | None:
         """The context of a tenant's install, found by slug (for routes vendors call, which
         carry the tenant in their path); None when the tenant or the install does not exist.
-        Raises :class:`SecretDecryptError` when its secrets cannot be read."""
-        with self.db.read() as session:
-            row = session.exec(
-                select(PluginInstall, Tenant)
-                .join(Tenant, col(Tenant.id) == col(PluginInstall.tenant_id))
-                .where(Tenant.slug == tenant_slug, PluginInstall.plugin_id == plugin_id)
-            ).first()
-        if row is None:
-            return None
-        install, tenant = row
-        return self.context(install, tenant=TenantInfo.of(tenant))
+        Raises :class:`SecretDecryptError` when its secrets cannot be read.
+
+        A vendor polling every few seconds asks for the same context over and over: it is
+        kept per (slug, plugin) and reused while one indexed query finds the install and its
+        tenant unchanged (every change to either moves its ``updated_at``)."""
+        key = (tenant_slug, plugin_id)
+        with self.db.read_connection() as conn:
+            stamp = conn.execute(_CONTEXT_STAMP, {"slug": tenant_slug, "plugin": plugin_id}).first()
+            if stamp is None:
+                self._contexts.pop(key, None)
+                return None
+            cached = self._contexts.get(key)
+            if cached is not None and cached[0] == tuple(stamp):
+                return cached[1]
+            with Session(conn) as session:  # the same snapshot as the stamp
+                install = session.get_one(PluginInstall, stamp[0])
+                tenant = session.get_one(Tenant, stamp[3])
+        ctx = self.context(install, tenant=TenantInfo.of(tenant))
+        if len(self._contexts) > 10_000:
+            self._contexts.clear()
+        self._contexts[key] = (tuple(stamp), ctx)
+        return ctx
 
     def configure_install(
         self, tenant_id: int, plugin_id: str, *, enabled: bool, config: dict[str, Any], actor: str

@@ -17,7 +17,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlalchemy import Connection
+from sqlalchemy import Connection, bindparam, text
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -25,7 +25,7 @@ from hub.core import webhooks
 from hub.core.errors import Conflict, Invalid, NotFound
 from hub.core.models import Order, OrderExport, OrderLine, OrderNote, Product, Shipment
 from hub.core.records import OrderLineView, OrderView
-from hub.core.types import money, utcnow
+from hub.core.types import UTCDateTime, money, utcnow
 
 __all__ = [
     "AddressIn",
@@ -310,15 +310,29 @@ def touch(session: Session, order: Order, reason: str) -> None:
     order.updated_at = utcnow()
     session.add(order)
     session.flush()
+    _order_updated(session, order.tenant_id, order.number, order.status, reason)
+
+
+_TOUCH = text("UPDATE orders SET updated_at = :now WHERE id = :id").bindparams(
+    bindparam("now", type_=UTCDateTime)
+)
+
+
+def touch_row(
+    session: Session, tenant_id: int, order_id: int, number: str, status: str, reason: str
+) -> None:
+    """:func:`touch` for an order that was not loaded: one ``UPDATE`` (hot paths such as a
+    vendor acknowledging orders one request at a time)."""
+    session.connection().execute(_TOUCH, {"id": order_id, "now": utcnow()})
+    _order_updated(session, tenant_id, number, status, reason)
+
+
+def _order_updated(session: Session, tenant_id: int, number: str, status: str, reason: str) -> None:
     webhooks.emit(
         session,
-        order.tenant_id,
+        tenant_id,
         "order.updated",
-        {
-            "number": order.number,
-            "status": order.status,
-            "reason": reason,
-        },
+        {"number": number, "status": status, "reason": reason},
     )
 
 
