@@ -413,3 +413,74 @@ def test_http_client_against_real_server_gets_xml_content_type(hub: Hub, tenant_
     with serve_in_thread(dms_app(hub)) as server:
         resp = httpx.get(f"{server.url}{BASE}", auth=("dms", PASSWORD))
     assert resp.headers["content-type"] == "application/xml; charset=utf-8"
+
+
+# The install's config as add_tenant stores it (a PUT replaces the whole config; secrets
+# left out are kept).
+DMS_CONFIG = {
+    "web_orders_enabled": True,
+    "web_orders_username": "dms",
+    "supplier_codes": [{"catalog": "aftermarket", "supplier_code": "TR", "brand": "Tucker Rocky"}],
+}
+
+
+def test_a_new_password_takes_effect_on_the_next_request(
+    hub: Hub, tenant_id: int, client: TestClient
+) -> None:
+    assert client.get(f"{BASE}/OutstandingActivity", headers=auth()).status_code == 200
+    hub.configure_install(
+        tenant_id,
+        "lightspeed_dms",
+        enabled=True,
+        actor="test",
+        config={**DMS_CONFIG, "web_orders_password": "a-new-password"},
+    )
+    assert client.get(f"{BASE}/OutstandingActivity", headers=auth()).status_code == 401
+    fresh = auth(password="a-new-password")
+    assert client.get(f"{BASE}/OutstandingActivity", headers=fresh).status_code == 200
+
+
+def test_disabling_the_install_closes_the_feed_at_once(
+    hub: Hub, tenant_id: int, client: TestClient
+) -> None:
+    hub.intake_order(tenant_id, order_body("W1"))
+    assert outstanding_ids(client) == ["W1"]
+    hub.configure_install(tenant_id, "lightspeed_dms", enabled=False, actor="test", config={})
+    assert client.get(f"{BASE}/OutstandingActivity", headers=auth()).status_code == 401
+
+
+def test_a_changed_supplier_mapping_rebuilds_the_outstanding_document(
+    hub: Hub, tenant_id: int, client: TestClient
+) -> None:
+    hub.intake_order(tenant_id, order_body("W1"))
+    before = client.get(f"{BASE}/OutstandingActivity", headers=auth()).content
+    assert b"<manufacturerID>TR</manufacturerID>" in before
+    hub.configure_install(
+        tenant_id,
+        "lightspeed_dms",
+        enabled=True,
+        actor="test",
+        config={
+            **DMS_CONFIG,
+            "supplier_codes": [
+                {"catalog": "aftermarket", "supplier_code": "TRK", "brand": "Tucker Rocky"}
+            ],
+        },
+    )
+    after = client.get(f"{BASE}/OutstandingActivity", headers=auth()).content
+    assert b"<manufacturerID>TRK</manufacturerID>" in after
+
+
+def test_a_repeated_acknowledgement_records_its_notes_once(
+    hub: Hub, tenant_id: int, client: TestClient
+) -> None:
+    hub.intake_order(tenant_id, order_body("W1"))
+    issue = ResponseIssue("1010", "Order already imported", "FAILURE")
+    assert ack(client, "W1", issues=[issue]) == "SUCCESS"
+    assert ack(client, "W1", issues=[issue]) == "SUCCESS"
+    notes = [n for n in hub.order_detail(tenant_id, "W1")["notes"] if n["code"] == "1010"]
+    assert len(notes) == 1
+
+
+def test_acknowledging_an_unknown_order_answers_failure_naming_it(client: TestClient) -> None:
+    assert ack(client, "NOPE-1") == "FAILURE"
