@@ -7,9 +7,10 @@ Alembic (``hub db upgrade``); :func:`upgrade` runs the migrations programmatical
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,11 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
 
+from hub.core.waiting import WouldWait, check_may_wait, may_wait
+
 __all__ = ["Database", "upgrade"]
 
+BUSY_TIMEOUT_MS = 30_000
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
@@ -35,15 +39,16 @@ class Database:
                 path = url.split("///", 1)[1]
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            if url not in ("sqlite://", "sqlite:///:memory:"):
+                # A file connection is cheap: never make a caller wait for one.
+                kwargs["max_overflow"] = -1
         else:
             kwargs["pool_pre_ping"] = True
             kwargs["pool_size"] = 10
             kwargs["max_overflow"] = 20
         self.engine: Engine = create_engine(url, **kwargs)
         self._read_engine = self.engine.execution_options(hub_read_only=True)
-        self._write_lock: AbstractContextManager[Any] = (
-            threading.RLock() if url.startswith("sqlite") else nullcontext()
-        )
+        self._write_lock = threading.RLock()
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin_immediate_if_asked)
@@ -55,13 +60,15 @@ class Database:
     @contextmanager
     def read_connection(self) -> Iterator[Connection]:
         """A Core connection in a read-only transaction (one snapshot; on SQLite no write
-        lock): for hot read paths, where an ORM session costs more than the queries."""
+        lock): for short, hot reads, where an ORM session costs more than the queries."""
+        self._check_reads_need_no_wait()
         with self._read_engine.connect() as conn:
             yield conn
 
     @contextmanager
     def read(self) -> Iterator[Session]:
         """A read-only session: on SQLite it does not take the write lock."""
+        self._check_reads_need_no_wait()
         with Session(self._read_engine, expire_on_commit=False) as session:
             try:
                 yield session
@@ -75,14 +82,36 @@ class Database:
         """A session in a transaction: committed when the block succeeds, rolled back if not.
 
         On SQLite, writers of this process queue on a lock first: SQLite's own busy handler
-        sleeps in steps of up to 100 ms, which turns contention into long tail latencies."""
-        with self._write_lock, Session(self.engine, expire_on_commit=False) as session:
+        sleeps in steps of up to 100 ms, which turns contention into long tail latencies.
+        Under :func:`hub.core.waiting.no_wait` a writer that would queue (on that lock, or on
+        another process's write transaction) raises ``WouldWait`` before it writes."""
+        with self._writer(), Session(self.engine, expire_on_commit=False) as session:
             try:
                 yield session
                 session.commit()
             except BaseException:
                 session.rollback()
                 raise
+
+    @contextmanager
+    def _writer(self) -> Iterator[None]:
+        if not self.is_sqlite:  # PostgreSQL serialises writers itself; its I/O may wait
+            check_may_wait()
+            yield
+            return
+        if may_wait():
+            self._write_lock.acquire()
+        elif not self._write_lock.acquire(blocking=False):
+            raise WouldWait
+        try:
+            yield
+        finally:
+            self._write_lock.release()
+
+    def _check_reads_need_no_wait(self) -> None:
+        # Readers of a SQLite WAL database never wait for writers; PostgreSQL is network I/O.
+        if not self.is_sqlite:
+            check_may_wait()
 
     def create_all(self) -> None:
         """Create every table directly (tests); production uses :func:`upgrade`."""
@@ -103,16 +132,31 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cur.close()
 
 
 def _sqlite_begin_immediate_if_asked(conn: Any) -> None:
     # BEGIN IMMEDIATE takes the write lock up front, so two writers queue on busy_timeout
     # instead of failing on a lock upgrade mid-transaction.
-    conn.exec_driver_sql(
-        "BEGIN" if conn.get_execution_options().get("hub_read_only") else "BEGIN IMMEDIATE"
-    )
+    if conn.get_execution_options().get("hub_read_only"):
+        conn.exec_driver_sql("BEGIN")
+    elif may_wait():
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:  # another process holds the write lock: do not sit in the busy handler
+        cursor = conn.connection.dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA busy_timeout=0")
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc) or "busy" in str(exc):
+                    raise WouldWait from exc
+                raise
+            finally:
+                cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        finally:
+            cursor.close()
 
 
 def alembic_config(url: str) -> Any:

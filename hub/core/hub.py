@@ -11,8 +11,9 @@ import socket
 import threading
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio.to_thread
 from pydantic import BaseModel
 from sqlalchemy import text
 from sqlmodel import Session, col, select
@@ -27,11 +28,13 @@ from hub.core.plugins import PluginManager
 from hub.core.records import Capability, ConnectionResult, OrderView
 from hub.core.tenants import TenantInfo
 from hub.core.types import utcnow
+from hub.core.waiting import WouldWait, no_wait
 from hub.settings import Settings
 
 __all__ = ["Hub"]
 
 log = logging.getLogger("hub")
+T = TypeVar("T")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -62,6 +65,20 @@ class Hub:
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
         self._configs: dict[tuple[Any, ...], BaseModel] = {}
         self._contexts: dict[tuple[str, str], tuple[tuple[Any, ...], PluginContext]] = {}
+
+    async def run_soon(self, fn: Callable[[], T]) -> T:
+        """``fn()`` for an async request handler: run at once on the event loop when it never
+        has to wait, else in a worker thread (see :mod:`hub.core.waiting`). On SQLite a
+        short request costs about half the CPU this way; on PostgreSQL every query is
+        network I/O, so ``fn`` always goes to a thread. ``fn`` may run twice (the first run
+        stopped by ``WouldWait`` before it changed anything)."""
+        if self.db.is_sqlite:
+            try:
+                with no_wait():
+                    return fn()
+            except WouldWait:
+                pass
+        return await anyio.to_thread.run_sync(fn)
 
     # -- tenants --------------------------------------------------------------------------
 

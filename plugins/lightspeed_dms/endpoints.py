@@ -3,6 +3,10 @@
 Every endpoint takes GET and POST, answers XML, and authenticates the DMS with the tenant's
 Web Commerce Basic credentials. A document that cannot be used is answered with a FAILURE
 reply (HTTP 200, as the DMS reads the body) and changes nothing.
+
+The handlers run through :meth:`Hub.run_soon`: a poll or an acknowledgement is a few short
+SQLite statements, done on the event loop unless something would wait (a lock another thread
+holds, a password to hash), in which case the request moves to a worker thread.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from litestar.handlers import HTTPRouteHandler
 from hub.core.context import PluginContext
 from hub.core.errors import HubError, NotFound
 from hub.core.records import OrderLineView, OrderView
+from hub.core.waiting import check_may_wait
 from plugins.lightspeed_dms.config import DmsConfig, verify_password
 from plugins.lightspeed_dms.mapping import to_dms_cancellation, to_dms_order
 from plugins.lightspeed_dms.weborders import (
@@ -166,6 +171,7 @@ def _authenticate(request: Request[Any, Any, Any], tenant_slug: str) -> _Access 
     ).hexdigest()
     user_ok = hmac.compare_digest(username.encode(), config.web_orders_username.encode())
     if not VERIFIED.hit(token):
+        check_may_wait()  # a password hash takes tens of milliseconds: not on the event loop
         pass_ok = verify_password(password, config.web_orders_password)
         if not (user_ok and pass_ok):
             THROTTLE.fail(key)
@@ -227,15 +233,19 @@ def _handler(path: str, name: str, action: Any) -> HTTPRouteHandler:
     """A GET+POST XML endpoint: authenticate, then ``action(access, body, **path_params)``
     (the order and item ids of the path, besides the tenant)."""
 
-    def endpoint(request: Request[Any, Any, Any], tenant_slug: str, body: bytes) -> Response[bytes]:
+    async def endpoint(
+        request: Request[Any, Any, Any], tenant_slug: str, body: bytes
+    ) -> Response[bytes]:
         ids = {k: str(v) for k, v in request.path_params.items() if k != "tenant_slug"}
-        return _guarded(request, tenant_slug, body, lambda a, b: action(a, b, **ids))
+        hub = request.app.state.hub
+        return await hub.run_soon(  # type: ignore[no-any-return]
+            lambda: _guarded(request, tenant_slug, body, lambda a, b: action(a, b, **ids))
+        )
 
     endpoint.__name__ = f"dms_{name}"
     return route(
         path,
         http_method=["GET", "POST"],
-        sync_to_thread=True,
         name=f"dms-{name}",
         request_max_body_size=MAX_BODY_BYTES,
         include_in_schema=False,

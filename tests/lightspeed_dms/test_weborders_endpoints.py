@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import threading
+import time
 
 import httpx
 import pytest
@@ -484,3 +485,45 @@ def test_a_repeated_acknowledgement_records_its_notes_once(
 
 def test_acknowledging_an_unknown_order_answers_failure_naming_it(client: TestClient) -> None:
     assert ack(client, "NOPE-1") == "FAILURE"
+
+
+def test_the_feed_keeps_answering_while_a_long_write_holds_the_database(
+    hub: Hub, tenant_id: int
+) -> None:
+    hub.intake_order(tenant_id, order_body("W1"))
+    hub.intake_order(tenant_id, order_body("W2", placed_at="2026-11-20T11:00:00Z"))
+    holding, release = threading.Event(), threading.Event()
+
+    def long_write() -> None:  # e.g. an inventory sync applying a large batch
+        with hub.db.session():
+            holding.set()
+            release.wait(30)
+
+    with serve_in_thread(dms_app(hub)) as server, httpx.Client(auth=("dms", PASSWORD)) as http:
+        url = f"{server.url}{BASE}"
+        assert http.get(f"{url}/OutstandingActivity").status_code == 200  # W1, W2 offered
+        writer = threading.Thread(target=long_write)
+        writer.start()
+        holding.wait(10)
+        acked: list[httpx.Response] = []
+        ack_thread = threading.Thread(
+            target=lambda: acked.append(
+                http.post(
+                    f"{url}/AcknowledgeRequest",
+                    content=build_acknowledge_request("W1", "WEB_ORDER"),
+                )
+            )
+        )
+        ack_thread.start()
+        try:
+            time.sleep(0.3)
+            assert not acked  # the acknowledgement waits for the writer, in a worker thread
+            with httpx.Client(auth=("dms", PASSWORD), timeout=5) as other:
+                poll = other.get(f"{url}/OutstandingActivity")  # the loop is not blocked
+            assert poll.status_code == 200 and b"<orderID>W2</orderID>" in poll.content
+        finally:
+            release.set()
+            writer.join()
+            ack_thread.join(30)
+    assert acked and b"SUCCESS" in acked[0].content
+    assert export_state(hub, tenant_id, "W1") == "acknowledged"

@@ -1,0 +1,49 @@
+"""Work that may run on the event loop as long as it never has to wait.
+
+A request handler of the HTTP server runs either on the event loop or in a worker thread.
+Handing a request to a thread and back costs about a millisecond of CPU on its own, more than
+the few short SQLite reads and writes of a typical vendor request (a DMS poll or
+acknowledgement). So hot vendor routes first try their work on the loop under :func:`no_wait`:
+anything that would have to wait — a lock held by another thread or process, a password hash
+to compute, a database on the network — raises :class:`WouldWait` *before* it changes
+anything, and the whole call is then run again in a worker thread, where waiting is fine
+(see :meth:`hub.core.hub.Hub.run_soon`).
+
+Code that can wait checks :func:`may_wait` (or calls :func:`check_may_wait`) first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+__all__ = ["WouldWait", "check_may_wait", "may_wait", "no_wait"]
+
+_NO_WAIT: ContextVar[bool] = ContextVar("hub_no_wait", default=False)
+
+
+class WouldWait(Exception):
+    """Raised under :func:`no_wait` by an operation that would have to wait; nothing was
+    changed by it, and the caller runs the work again where waiting is allowed."""
+
+
+def may_wait() -> bool:
+    """Whether the current code may block (False inside :func:`no_wait`)."""
+    return not _NO_WAIT.get()
+
+
+def check_may_wait() -> None:
+    """Raise :class:`WouldWait` inside :func:`no_wait`."""
+    if _NO_WAIT.get():
+        raise WouldWait
+
+
+@contextmanager
+def no_wait() -> Iterator[None]:
+    """Run the block where it must not wait (on the event loop)."""
+    token = _NO_WAIT.set(True)
+    try:
+        yield
+    finally:
+        _NO_WAIT.reset(token)

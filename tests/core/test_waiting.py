@@ -1,0 +1,124 @@
+"""Work tried on the event loop: whatever would wait says so before it changes anything."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from typing import Any
+
+import anyio
+import pytest
+from sqlalchemy import text
+
+from hub.core.db import Database
+from hub.core.models import Tenant
+from hub.core.waiting import WouldWait, no_wait
+from tests.core.conftest import make_hub
+
+
+def _tenants(db: Database) -> list[str]:
+    with db.read_connection() as conn:
+        return [row[0] for row in conn.execute(text("SELECT slug FROM tenants ORDER BY slug"))]
+
+
+def test_a_write_waits_for_nobody_under_no_wait_when_the_lock_is_free(sqlite_db: Database) -> None:
+    with no_wait(), sqlite_db.session() as session:
+        session.add(Tenant(slug="free", name="Free"))
+    assert _tenants(sqlite_db) == ["free"]
+
+
+def test_a_write_behind_another_threads_writer_raises_would_wait_and_writes_nothing(
+    sqlite_db: Database,
+) -> None:
+    holding, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with sqlite_db.session() as session:
+            session.add(Tenant(slug="first", name="First"))
+            holding.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    holding.wait(10)
+    try:
+        with pytest.raises(WouldWait), no_wait(), sqlite_db.session() as session:
+            session.add(Tenant(slug="second", name="Second"))
+    finally:
+        release.set()
+        thread.join()
+    assert _tenants(sqlite_db) == ["first"]
+
+
+def test_a_write_behind_another_process_raises_would_wait_at_once(sqlite_db: Database) -> None:
+    other = sqlite3.connect(sqlite_db.url.split("///", 1)[1], isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process's write transaction
+    try:
+        started = time.monotonic()
+        with pytest.raises(WouldWait), no_wait(), sqlite_db.session() as session:
+            session.add(Tenant(slug="blocked", name="Blocked"))
+        assert time.monotonic() - started < 5  # not the 30 s busy timeout
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    # The connection waits normally again once waiting is allowed.
+    with sqlite_db.session() as session:
+        session.add(Tenant(slug="later", name="Later"))
+    assert _tenants(sqlite_db) == ["later"]
+
+
+def test_reads_run_under_no_wait_while_another_thread_writes(sqlite_db: Database) -> None:
+    with sqlite_db.session() as session:
+        session.add(Tenant(slug="seen", name="Seen"))
+    holding, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with sqlite_db.session() as session:
+            session.add(Tenant(slug="unseen", name="Not yet committed"))
+            holding.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    holding.wait(10)
+    try:
+        with no_wait():
+            assert _tenants(sqlite_db) == ["seen"]
+    finally:
+        release.set()
+        thread.join()
+
+
+def test_run_soon_finishes_in_a_thread_what_would_wait_on_the_loop(sqlite_db: Database) -> None:
+    hub = make_hub(sqlite_db)
+    calls: list[str] = []
+
+    def work() -> str:
+        calls.append(threading.current_thread().name)
+        with sqlite_db.session() as session:
+            session.add(Tenant(slug=f"t{len(calls)}", name="T"))
+        return "done"
+
+    holding, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with sqlite_db.session():
+            holding.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    holding.wait(10)
+    threading.Timer(0.3, release.set).start()
+
+    async def main() -> Any:
+        return await hub.run_soon(work)
+
+    try:
+        assert anyio.run(main) == "done"
+    finally:
+        release.set()
+        thread.join()
+    assert len(calls) == 2 and calls[0] != calls[1]  # tried on the loop, done in a thread
+    assert _tenants(sqlite_db) == ["t2"]  # the first try wrote nothing
