@@ -169,23 +169,26 @@ class PluginContext:
     def offer_snapshot(
         self, limit: int = 30, *, unchanged: Callable[[tuple[Any, ...]], bool] | None = None
     ) -> OfferSnapshot:
-        """What a polling vendor is offered, read in one consistent snapshot: the queue (as
-        :meth:`offer_orders`), the pending cancellations, and a fingerprint of both.
+        """What a polling vendor is offered: the queue (as :meth:`offer_orders`), the pending
+        cancellations, and a fingerprint of both, read before them (so a document is never
+        older than its fingerprint).
 
         When ``unchanged(fingerprint)`` says the caller already holds the document for this
         fingerprint (and nothing is offered for the first time), nothing else is read. First
         listings are marked ``offered`` afterwards; such a snapshot is not ``reusable``."""
-        with self._hub.db.read_connection() as conn:
-            queue = exports.queue_fingerprint(conn, self.install_id, limit)
-            fingerprint = (self.config_version, queue)
-            first_listing = any(row[1] == "pending" for row in queue[0])
-            if not first_listing and unchanged is not None and unchanged(fingerprint):
-                return OfferSnapshot(fingerprint, None, None, reusable=True)
-            with Session(conn) as session:  # the same snapshot as the fingerprint
-                rows = exports.queued(session, self.install_id, limit)
-                offered = orders.order_views(session, [order for _, order in rows])
-                cancel_rows = exports.pending_cancellations(session, self.install_id)
-                canceled = orders.order_views(session, [order for _, order in cancel_rows])
+        with self._hub.db.lane() as lane:
+            queue = exports.queue_fingerprint(lane, self.install_id, limit)
+        fingerprint = (self.config_version, queue)
+        first_listing = any(row[1] == "pending" for row in queue[0])
+        if not first_listing and unchanged is not None and unchanged(fingerprint):
+            return OfferSnapshot(fingerprint, None, None, reusable=True)
+        # Read after the fingerprint: should the queue change in between, the document is
+        # newer than its fingerprint, and the next poll builds it again.
+        with self._hub.db.read() as session:
+            rows = exports.queued(session, self.install_id, limit)
+            offered = orders.order_views(session, [order for _, order in rows])
+            cancel_rows = exports.pending_cancellations(session, self.install_id)
+            canceled = orders.order_views(session, [order for _, order in cancel_rows])
         first_time = [e.id for e, _ in rows if e.state == "pending" and e.id is not None]
         if first_time:
             with self._hub.db.session() as session:
@@ -202,9 +205,9 @@ class PluginContext:
     ) -> bool:
         """The vendor took the order; idempotent: False (and no notes recorded) when it was
         acknowledged already."""
-        with self._hub.db.session() as session:
+        with self._hub.db.lane(write=True) as lane:
             return exports.acknowledge_number(
-                session,
+                lane,
                 self.tenant.id,
                 number,
                 self.install_id,

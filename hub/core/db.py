@@ -10,14 +10,15 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
 
+from hub.core.lane import Lane
 from hub.core.waiting import WouldWait, check_may_wait, may_wait
 
 __all__ = ["Database", "upgrade"]
@@ -58,12 +59,30 @@ class Database:
         return self.engine.dialect.name == "sqlite"
 
     @contextmanager
-    def read_connection(self) -> Iterator[Connection]:
-        """A Core connection in a read-only transaction (one snapshot; on SQLite no write
-        lock): for short, hot reads, where an ORM session costs more than the queries."""
-        self._check_reads_need_no_wait()
-        with self._read_engine.connect() as conn:
-            yield conn
+    def lane(self, *, write: bool = False) -> Iterator[Lane]:
+        """A :class:`~hub.core.lane.Lane` in a transaction of its own: a read transaction
+        (one snapshot on SQLite; read committed on PostgreSQL), or with ``write`` a write
+        transaction (queued as :meth:`session` queues), committed when the block succeeds
+        and rolled back if not."""
+        if not write:
+            self._check_reads_need_no_wait()
+        with self._writer() if write else nullcontext():
+            fairy = self.engine.raw_connection()
+            try:
+                dbapi: Any = fairy.dbapi_connection
+                if self.is_sqlite:
+                    if write:
+                        _begin_immediate(dbapi)
+                    else:
+                        dbapi.execute("BEGIN")
+                yield Lane(dbapi, self.engine.dialect)
+                if write:
+                    dbapi.commit()
+            except BaseException:
+                fairy.rollback()
+                raise
+            finally:
+                fairy.close()  # back to the pool, which rolls back what is left open
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -141,22 +160,28 @@ def _sqlite_begin_immediate_if_asked(conn: Any) -> None:
     # instead of failing on a lock upgrade mid-transaction.
     if conn.get_execution_options().get("hub_read_only"):
         conn.exec_driver_sql("BEGIN")
-    elif may_wait():
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-    else:  # another process holds the write lock: do not sit in the busy handler
-        cursor = conn.connection.dbapi_connection.cursor()
+    else:
+        _begin_immediate(conn.connection.dbapi_connection)
+
+
+def _begin_immediate(dbapi_conn: Any) -> None:
+    if may_wait():
+        dbapi_conn.execute("BEGIN IMMEDIATE")
+        return
+    # Under no_wait: another process holding the write lock is not waited for.
+    cursor = dbapi_conn.cursor()
+    try:
+        cursor.execute("PRAGMA busy_timeout=0")
         try:
-            cursor.execute("PRAGMA busy_timeout=0")
-            try:
-                cursor.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                if "locked" in str(exc) or "busy" in str(exc):
-                    raise WouldWait from exc
-                raise
-            finally:
-                cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            cursor.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise WouldWait from exc
+            raise
         finally:
-            cursor.close()
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    finally:
+        cursor.close()
 
 
 def alembic_config(url: str) -> Any:

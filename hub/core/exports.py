@@ -14,18 +14,20 @@ once cannot move a row twice; acknowledging twice is a no-op.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, TextClause, bindparam, text, update
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from hub.core.errors import Conflict, NotFound
-from hub.core.models import Order, OrderExport, OrderNote
-from hub.core.orders import add_note, touch, touch_row
-from hub.core.types import UTCDateTime, utcnow
+from hub.core.lane import Lane
+from hub.core.models import Order, OrderExport
+from hub.core.orders import add_note, add_note_rows, touch, touch_row
+from hub.core.types import utcnow
 
 __all__ = [
     "OPEN_STATES",
@@ -40,7 +42,7 @@ __all__ = [
     "retry",
 ]
 
-OPEN_STATES = ("pending", "offered")
+OPEN_STATES: tuple[str, ...] = ("pending", "offered")
 
 
 def create_export(session: Session, order: Order, install_id: int, plugin_id: str) -> OrderExport:
@@ -79,19 +81,19 @@ def queued(session: Session, install_id: int, limit: int = 30) -> list[tuple[Ord
     )
 
 
-# The fingerprint runs on every poll: plain SQL on a Core connection, and the update times
-# compared as stored (no conversion to datetime). Both queue queries follow ix_order_exports_queue.
-_QUEUE_STAMP = text(
+# The fingerprint runs on every poll: plain SQL on the lane, the update times compared as
+# stored. Both queue queries follow ix_order_exports_queue.
+_QUEUE_STAMP = (
     "SELECT e.id, e.state, e.updated_at, o.id, o.updated_at"
     " FROM order_exports e JOIN orders o ON o.id = e.order_id"
     " WHERE e.install_id = :install AND e.queue_at IS NOT NULL"
     " ORDER BY e.queue_at, e.order_id LIMIT :limit"
 )
-_CANCEL_STAMP = text(
+_CANCEL_STAMP = (
     "SELECT id, updated_at FROM order_exports"
     " WHERE install_id = :install AND cancel_state = 'pending' ORDER BY id"
 )
-_PRODUCTS_STAMP = text(
+_PRODUCTS_STAMP = (
     "SELECT max(p.updated_at) FROM order_lines l JOIN products p ON p.id = l.product_id"
     " WHERE l.order_id IN (SELECT e.order_id FROM order_exports e"
     " WHERE e.install_id = :install AND e.queue_at IS NOT NULL"
@@ -99,16 +101,15 @@ _PRODUCTS_STAMP = text(
 )
 
 
-def queue_fingerprint(conn: Connection, install_id: int, limit: int = 30) -> tuple[Any, ...]:
+def queue_fingerprint(lane: Lane, install_id: int, limit: int = 30) -> tuple[Any, ...]:
     """A cheap value that changes whenever what :func:`queued` and
     :func:`pending_cancellations` would list changes: the listed exports, their orders and
     their orders' products (ids and update times). Lets a vendor endpoint reuse a document
     it built for an unchanged queue."""
-    params = {"install": install_id, "limit": limit}
-    queue_rows = conn.execute(_QUEUE_STAMP, params).all()
-    cancel_rows = conn.execute(_CANCEL_STAMP, params).all()
-    products = conn.execute(_PRODUCTS_STAMP, params).scalar() if queue_rows else None
-    return (tuple(map(tuple, queue_rows)), tuple(map(tuple, cancel_rows)), products)
+    queue_rows = lane.rows(_QUEUE_STAMP, install=install_id, limit=limit)
+    cancel_rows = lane.rows(_CANCEL_STAMP, install=install_id)
+    products = lane.row(_PRODUCTS_STAMP, install=install_id, limit=limit) if queue_rows else None
+    return (tuple(queue_rows), tuple(cancel_rows), products)
 
 
 def mark_offered(session: Session, export_ids: Sequence[int]) -> None:
@@ -168,33 +169,27 @@ class _Target:
 
 
 # Vendors acknowledge orders one request at a time: the lookup and the transition are plain
-# SQL (building and keying an expression costs more than running it).
-_TARGET = text(
+# SQL on the lane.
+_TARGET = (
     "SELECT o.id, o.status, e.id, e.plugin_id FROM orders o"
     " LEFT JOIN order_exports e ON e.order_id = o.id AND e.install_id = :install"
     " WHERE o.tenant_id = :tenant AND o.number = :number"
 )
-_TIMES = ("updated_at", "acknowledged_at", "queue_at")
+_STATE = re.compile(r"[a-z]+")
 
 
 @lru_cache(maxsize=32)
-def _move_sql(columns: tuple[str, ...]) -> TextClause:
-    """``UPDATE order_exports SET state, <columns> WHERE id AND state IN (…)``."""
+def _move_sql(columns: tuple[str, ...], from_states: tuple[str, ...]) -> str:
+    """``UPDATE order_exports SET state, <columns> WHERE id AND state IN (<from_states>)``
+    (the states are this module's constants)."""
+    assert all(_STATE.fullmatch(state) for state in from_states)
     sets = ", ".join(f"{c} = :{c}" for c in ("state", *columns))
-    return text(
-        f"UPDATE order_exports SET {sets} WHERE id = :id AND state IN :from_states"
-    ).bindparams(
-        bindparam("from_states", expanding=True),
-        *(bindparam(c, type_=UTCDateTime) for c in columns if c in _TIMES),
-    )
+    states = ", ".join(f"'{state}'" for state in from_states)
+    return f"UPDATE order_exports SET {sets} WHERE id = :id AND state IN ({states})"
 
 
-def _target(session: Session, tenant_id: int, number: str, install_id: int) -> _Target:
-    row = (
-        session.connection()
-        .execute(_TARGET, {"install": install_id, "tenant": tenant_id, "number": number})
-        .first()
-    )
+def _target(lane: Lane, tenant_id: int, number: str, install_id: int) -> _Target:
+    row = lane.row(_TARGET, install=install_id, tenant=tenant_id, number=number)
     if row is None:
         raise NotFound(f"no order {number!r}")
     if row[2] is None:
@@ -203,29 +198,29 @@ def _target(session: Session, tenant_id: int, number: str, install_id: int) -> _
 
 
 def _move(
-    session: Session,
+    lane: Lane,
     target: _Target,
     to: str,
-    from_states: Sequence[str],
+    from_states: tuple[str, ...],
     notes: Sequence[tuple[str, str]],
-    **values: object,
+    **values: Any,
 ) -> bool:
     """One conditional ``UPDATE``; when it moved the row, the notes are recorded and the
     order is touched (``order.updated``) in the same transaction."""
-    values["updated_at"] = utcnow()
-    columns = tuple(sorted(values))
-    result = session.connection().execute(
-        _move_sql(columns),
-        {**values, "state": to, "id": target.export_id, "from_states": list(from_states)},
+    now = utcnow()
+    values["updated_at"] = now
+    params = {k: lane.when(v) if k in _TIMES else v for k, v in values.items()}
+    moved = lane.run(
+        _move_sql(tuple(sorted(values)), from_states),
+        **params,
+        state=to,
+        id=target.export_id,
     )
-    if not result.rowcount:
+    if not moved:
         return False
-    for code, message in notes:
-        session.add(
-            OrderNote(order_id=target.order_id, source=target.plugin_id, code=code, message=message)
-        )
+    add_note_rows(lane, target.order_id, target.plugin_id, notes)
     touch_row(
-        session,
+        lane,
         target.tenant_id,
         target.order_id,
         target.number,
@@ -233,6 +228,9 @@ def _move(
         f"{target.plugin_id}: {to}",
     )
     return True
+
+
+_TIMES = frozenset({"updated_at", "acknowledged_at", "queue_at"})
 
 
 def acknowledge(
@@ -247,7 +245,7 @@ def acknowledge(
     """The vendor took the order. Idempotent: returns False when it was acknowledged
     already (the notes, ``(code, message)`` pairs, are recorded only when it was not)."""
     return acknowledge_number(
-        session,
+        Lane.of(session),
         order.tenant_id,
         order.number,
         install_id,
@@ -258,7 +256,7 @@ def acknowledge(
 
 
 def acknowledge_number(
-    session: Session,
+    lane: Lane,
     tenant_id: int,
     number: str,
     install_id: int,
@@ -269,17 +267,12 @@ def acknowledge_number(
 ) -> bool:
     """:func:`acknowledge` by the order's number: a lookup and an ``UPDATE``, nothing
     loaded (a vendor acknowledges orders one request at a time)."""
-    target = _target(session, tenant_id, number, install_id)
-    values: dict[str, object] = {"acknowledged_at": utcnow(), "queue_at": None, "message": message}
+    target = _target(lane, tenant_id, number, install_id)
+    values: dict[str, Any] = {"acknowledged_at": utcnow(), "queue_at": None, "message": message}
     if external_ref:
         values["external_ref"] = external_ref
     return _move(
-        session,
-        target,
-        "acknowledged",
-        ("pending", "offered", "rejected", "failed"),
-        notes,
-        **values,
+        lane, target, "acknowledged", ("pending", "offered", "rejected", "failed"), notes, **values
     )
 
 
@@ -292,16 +285,18 @@ def reject(
     notes: Sequence[tuple[str, str]] = (),
 ) -> bool:
     """The vendor refused the order: it leaves the queue until an integrator retries it."""
-    target = _target(session, order.tenant_id, order.number, install_id)
+    lane = Lane.of(session)
+    target = _target(lane, order.tenant_id, order.number, install_id)
     return _move(
-        session, target, "rejected", OPEN_STATES, notes, message=message[:1000], queue_at=None
+        lane, target, "rejected", OPEN_STATES, notes, message=message[:1000], queue_at=None
     )
 
 
 def fail(session: Session, order: Order, install_id: int, message: str) -> bool:
     """The export failed on our side or the vendor's (e.g. the sale could not be created)."""
-    target = _target(session, order.tenant_id, order.number, install_id)
-    return _move(session, target, "failed", OPEN_STATES, (), message=message[:1000], queue_at=None)
+    lane = Lane.of(session)
+    target = _target(lane, order.tenant_id, order.number, install_id)
+    return _move(lane, target, "failed", OPEN_STATES, (), message=message[:1000], queue_at=None)
 
 
 def set_message(session: Session, order: Order, install_id: int, message: str) -> None:

@@ -15,8 +15,7 @@ from typing import Any, TypeVar
 
 import anyio.to_thread
 from pydantic import BaseModel
-from sqlalchemy import text
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from hub.core import audit, exports, installs, orders, runs
 from hub.core.context import JobContext, PluginContext, TransientJobError
@@ -40,7 +39,7 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 # What identifies the stored state of an install and its tenant: every change to either moves
 # its updated_at. Plain SQL, compared as stored: it runs on every request a vendor makes.
-_CONTEXT_STAMP = text(
+_CONTEXT_STAMP = (
     "SELECT i.id, i.updated_at, i.enabled, t.id, t.updated_at"
     " FROM plugin_installs i JOIN tenants t ON t.id = i.tenant_id"
     " WHERE t.slug = :slug AND i.plugin_id = :plugin"
@@ -128,21 +127,25 @@ class Hub:
         kept per (slug, plugin) and reused while one indexed query finds the install and its
         tenant unchanged (every change to either moves its ``updated_at``)."""
         key = (tenant_slug, plugin_id)
-        with self.db.read_connection() as conn:
-            stamp = conn.execute(_CONTEXT_STAMP, {"slug": tenant_slug, "plugin": plugin_id}).first()
-            if stamp is None:
-                self._contexts.pop(key, None)
-                return None
-            cached = self._contexts.get(key)
-            if cached is not None and cached[0] == tuple(stamp):
-                return cached[1]
-            with Session(conn) as session:  # the same snapshot as the stamp
-                install = session.get_one(PluginInstall, stamp[0])
-                tenant = session.get_one(Tenant, stamp[3])
+        with self.db.lane() as lane:
+            stamp = lane.row(_CONTEXT_STAMP, slug=tenant_slug, plugin=plugin_id)
+        if stamp is None:
+            self._contexts.pop(key, None)
+            return None
+        cached = self._contexts.get(key)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        # Read after the stamp: should the install change in between, the context is newer
+        # than its stamp, and the next request builds it again.
+        with self.db.read() as session:
+            install = session.get(PluginInstall, stamp[0])
+            tenant = session.get(Tenant, stamp[3])
+        if install is None or tenant is None:  # deleted meanwhile
+            return None
         ctx = self.context(install, tenant=TenantInfo.of(tenant))
         if len(self._contexts) > 10_000:
             self._contexts.clear()
-        self._contexts[key] = (tuple(stamp), ctx)
+        self._contexts[key] = (stamp, ctx)
         return ctx
 
     def configure_install(

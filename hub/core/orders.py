@@ -17,15 +17,16 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlalchemy import Connection, bindparam, text
+from sqlalchemy import Connection
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from hub.core import webhooks
 from hub.core.errors import Conflict, Invalid, NotFound
+from hub.core.lane import Lane
 from hub.core.models import Order, OrderExport, OrderLine, OrderNote, Product, Shipment
 from hub.core.records import OrderLineView, OrderView
-from hub.core.types import UTCDateTime, money, utcnow
+from hub.core.types import money, utcnow
 
 __all__ = [
     "AddressIn",
@@ -310,29 +311,43 @@ def touch(session: Session, order: Order, reason: str) -> None:
     order.updated_at = utcnow()
     session.add(order)
     session.flush()
-    _order_updated(session, order.tenant_id, order.number, order.status, reason)
-
-
-_TOUCH = text("UPDATE orders SET updated_at = :now WHERE id = :id").bindparams(
-    bindparam("now", type_=UTCDateTime)
-)
+    webhooks.emit(
+        session,
+        order.tenant_id,
+        "order.updated",
+        {"number": order.number, "status": order.status, "reason": reason},
+    )
 
 
 def touch_row(
-    session: Session, tenant_id: int, order_id: int, number: str, status: str, reason: str
+    lane: Lane, tenant_id: int, order_id: int, number: str, status: str, reason: str
 ) -> None:
-    """:func:`touch` for an order that was not loaded: one ``UPDATE`` (hot paths such as a
+    """:func:`touch` for an order that was not loaded, on the lane (hot paths such as a
     vendor acknowledging orders one request at a time)."""
-    session.connection().execute(_TOUCH, {"id": order_id, "now": utcnow()})
-    _order_updated(session, tenant_id, number, status, reason)
+    lane.run(
+        "UPDATE orders SET updated_at = :now WHERE id = :id", now=lane.when(utcnow()), id=order_id
+    )
+    webhooks.emit_on(
+        lane, tenant_id, "order.updated", [{"number": number, "status": status, "reason": reason}]
+    )
 
 
-def _order_updated(session: Session, tenant_id: int, number: str, status: str, reason: str) -> None:
-    webhooks.emit(
-        session,
-        tenant_id,
-        "order.updated",
-        {"number": number, "status": status, "reason": reason},
+def add_note_rows(lane: Lane, order_id: int, source: str, notes: Sequence[tuple[str, str]]) -> None:
+    """Record ``(code, message)`` notes on an order, on the lane."""
+    now = lane.when(utcnow())
+    lane.run_many(
+        "INSERT INTO order_notes (order_id, source, code, message, created_at)"
+        " VALUES (:order_id, :source, :code, :message, :created_at)",
+        [
+            {
+                "order_id": order_id,
+                "source": source,
+                "code": code,
+                "message": message,
+                "created_at": now,
+            }
+            for code, message in notes
+        ],
     )
 
 

@@ -18,12 +18,12 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import JSON, Integer, column, text
 from sqlmodel import Session, col, select
 
 from hub.core.crypto import SecretBox
 from hub.core.db import Database
 from hub.core.errors import Invalid
+from hub.core.lane import Lane
 from hub.core.models import WebhookDelivery, WebhookSubscription
 from hub.core.types import utcnow
 
@@ -34,6 +34,7 @@ __all__ = [
     "deliver_due",
     "emit",
     "emit_many",
+    "emit_on",
     "sign",
     "wanted",
 ]
@@ -88,22 +89,34 @@ def emit(session: Session, tenant_id: int, event: str, data: dict[str, Any]) -> 
     return emit_many(session, tenant_id, event, [data])
 
 
-# Plain SQL: this runs on every order change, and most tenants subscribe to nothing.
-_SUBSCRIPTIONS = text(
-    "SELECT id, events FROM webhook_subscriptions WHERE tenant_id = :tenant AND active"
-).columns(column("id", Integer), column("events", JSON))
-
-
 def emit_many(session: Session, tenant_id: int, event: str, items: Iterable[dict[str, Any]]) -> int:
+    """:func:`emit` for several events of one kind."""
+    return emit_on(Lane.of(session), tenant_id, event, items)
+
+
+# Plain SQL on the lane: this runs on every order change, and most tenants subscribe to
+# nothing.
+_SUBSCRIPTIONS = "SELECT id, events FROM webhook_subscriptions WHERE tenant_id = :tenant AND active"
+_INSERT_DELIVERY = (
+    "INSERT INTO webhook_deliveries (subscription_id, tenant_id, event, event_id, payload,"
+    " state, attempts, next_attempt_at, last_status, last_error, created_at, delivered_at)"
+    " VALUES (:subscription_id, :tenant_id, :event, :event_id, :payload,"
+    " 'pending', 0, :now, NULL, '', :now, NULL)"
+)
+
+
+def emit_on(lane: Lane, tenant_id: int, event: str, items: Iterable[dict[str, Any]]) -> int:
+    """:func:`emit_many` on a lane (in the lane's transaction)."""
     subs = [
         sub_id
-        for sub_id, events in session.connection().execute(_SUBSCRIPTIONS, {"tenant": tenant_id})
-        if event in events
+        for sub_id, events in lane.rows(_SUBSCRIPTIONS, tenant=tenant_id)
+        if event in (json.loads(events) if isinstance(events, str) else events)
     ]
     if not subs:
         return 0
     rows = []
     now = utcnow()
+    stored_now = lane.when(now)
     for data in items:
         event_id = uuid.uuid4().hex
         body = json.dumps(
@@ -113,16 +126,16 @@ def emit_many(session: Session, tenant_id: int, event: str, items: Iterable[dict
         )
         for sub_id in subs:
             rows.append(
-                WebhookDelivery(
-                    subscription_id=sub_id,
-                    tenant_id=tenant_id,
-                    event=event,
-                    event_id=event_id,
-                    payload=body,
-                    next_attempt_at=now,
-                )
+                {
+                    "subscription_id": sub_id,
+                    "tenant_id": tenant_id,
+                    "event": event,
+                    "event_id": event_id,
+                    "payload": body,
+                    "now": stored_now,
+                }
             )
-    session.add_all(rows)
+    lane.run_many(_INSERT_DELIVERY, rows)
     return len(rows)
 
 

@@ -9,7 +9,6 @@ from typing import Any
 
 import anyio
 import pytest
-from sqlalchemy import text
 
 from hub.core.db import Database
 from hub.core.models import Tenant
@@ -18,8 +17,8 @@ from tests.core.conftest import make_hub
 
 
 def _tenants(db: Database) -> list[str]:
-    with db.read_connection() as conn:
-        return [row[0] for row in conn.execute(text("SELECT slug FROM tenants ORDER BY slug"))]
+    with db.lane() as lane:
+        return [row[0] for row in lane.rows("SELECT slug FROM tenants ORDER BY slug")]
 
 
 def test_a_write_waits_for_nobody_under_no_wait_when_the_lock_is_free(sqlite_db: Database) -> None:
