@@ -4,6 +4,7 @@ method is one transaction."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -46,6 +47,9 @@ class OfferSnapshot:
     reusable: bool
 
 
+_CONTEXT_VERSIONS = itertools.count(1)
+
+
 class PluginContext:
     """One install of one plugin for one tenant."""
 
@@ -64,8 +68,9 @@ class PluginContext:
         self.plugin_id = plugin_id
         self.config = config
         self.enabled = enabled
-        # identifies this config snapshot (a new object for every stored change)
-        self.config_version = id(config)
+        # Identifies what this context was built from (config, secrets, tenant): a new
+        # number for every context built, and Hub.context_for builds a new one on any change.
+        self.config_version = next(_CONTEXT_VERSIONS)
 
     @property
     def settings(self) -> Any:
@@ -233,10 +238,13 @@ class PluginContext:
         with self._hub.db.session() as session:
             exports.set_message(session, self._order(session, number), self.install_id, message)
 
-    def acknowledge_cancellation(self, number: str) -> bool:
+    def acknowledge_cancellation(
+        self, number: str, *, notes: Sequence[tuple[str, str]] = ()
+    ) -> bool:
+        """The vendor confirmed the cancellation (notes recorded with it); idempotent."""
         with self._hub.db.session() as session:
             return exports.acknowledge_cancellation(
-                session, self._order(session, number), self.install_id
+                session, self._order(session, number), self.install_id, notes=notes
             )
 
     def cancel_order(self, number: str, reason: str) -> bool:

@@ -19,7 +19,7 @@ from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
 
 from hub.core.lane import Lane
-from hub.core.waiting import WouldWait, check_may_wait, may_wait
+from hub.core.waiting import WouldWait, check_may_wait, may_wait, wrote
 
 __all__ = ["Database", "upgrade"]
 
@@ -78,6 +78,7 @@ class Database:
                 yield Lane(dbapi, self.engine.dialect)
                 if write:
                     dbapi.commit()
+                    wrote()
             except BaseException:
                 fairy.rollback()
                 raise
@@ -111,6 +112,7 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+            wrote()
 
     @contextmanager
     def _writer(self) -> Iterator[None]:

@@ -350,7 +350,11 @@ def pending_cancellations(
     )
 
 
-def acknowledge_cancellation(session: Session, order: Order, install_id: int) -> bool:
+def acknowledge_cancellation(
+    session: Session, order: Order, install_id: int, *, notes: Sequence[tuple[str, str]] = ()
+) -> bool:
+    """The vendor confirmed a cancellation it was sent. Idempotent: False (and the notes not
+    recorded) when it was confirmed already."""
     export = _export_for(session, order, install_id)
     result = session.execute(
         update(OrderExport)
@@ -359,5 +363,7 @@ def acknowledge_cancellation(session: Session, order: Order, install_id: int) ->
     )
     changed = bool(result.rowcount)  # type: ignore[attr-defined]
     if changed:
+        for code, message in notes:
+            add_note(session, order, message, source=export.plugin_id, code=code)
         touch(session, order, f"{export.plugin_id}: cancellation acknowledged")
     return changed

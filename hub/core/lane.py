@@ -39,7 +39,7 @@ def _pyformat(sql: str) -> str:
 
 @lru_cache(maxsize=8)
 def _time_binder(dialect: Dialect) -> Any:
-    return UTCDateTime().bind_processor(dialect)
+    return UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
 
 
 class Lane:

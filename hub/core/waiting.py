@@ -9,7 +9,9 @@ to compute, a database on the network — raises :class:`WouldWait` *before* it 
 anything, and the whole call is then run again in a worker thread, where waiting is fine
 (see :meth:`hub.core.hub.Hub.run_soon`).
 
-Code that can wait checks :func:`may_wait` (or calls :func:`check_may_wait`) first.
+Code that can wait checks :func:`may_wait` (or calls :func:`check_may_wait`) first. Once an
+attempt has committed a write it cannot be run again, so from then on it waits where it is
+(a rare, short stall of the loop rather than a change made twice).
 """
 
 from __future__ import annotations
@@ -18,9 +20,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-__all__ = ["WouldWait", "check_may_wait", "may_wait", "no_wait"]
+__all__ = ["WouldWait", "check_may_wait", "may_wait", "no_wait", "wrote"]
 
-_NO_WAIT: ContextVar[bool] = ContextVar("hub_no_wait", default=False)
+
+class _Attempt:
+    __slots__ = ("wrote",)
+
+    def __init__(self) -> None:
+        self.wrote = False
+
+
+_NO_WAIT: ContextVar[_Attempt | None] = ContextVar("hub_no_wait", default=None)
 
 
 class WouldWait(Exception):
@@ -29,20 +39,29 @@ class WouldWait(Exception):
 
 
 def may_wait() -> bool:
-    """Whether the current code may block (False inside :func:`no_wait`)."""
-    return not _NO_WAIT.get()
+    """Whether the current code may block: outside :func:`no_wait`, or once the attempt
+    committed a write (it cannot be run again then, so it finishes where it is)."""
+    attempt = _NO_WAIT.get()
+    return attempt is None or attempt.wrote
 
 
 def check_may_wait() -> None:
-    """Raise :class:`WouldWait` inside :func:`no_wait`."""
-    if _NO_WAIT.get():
+    """Raise :class:`WouldWait` where :func:`may_wait` is False."""
+    if not may_wait():
         raise WouldWait
+
+
+def wrote() -> None:
+    """Record that the current attempt committed a write (called by the database layer)."""
+    attempt = _NO_WAIT.get()
+    if attempt is not None:
+        attempt.wrote = True
 
 
 @contextmanager
 def no_wait() -> Iterator[None]:
     """Run the block where it must not wait (on the event loop)."""
-    token = _NO_WAIT.set(True)
+    token = _NO_WAIT.set(_Attempt())
     try:
         yield
     finally:

@@ -321,9 +321,7 @@ def _acknowledge(access: _Access, body: bytes) -> Response[bytes]:
 def _apply_acknowledgement(ctx: PluginContext, request: Any) -> Response[bytes]:
     notes = [(i.code, f"DMS {i.status} {i.code}: {i.message}".strip()) for i in request.issues]
     if request.response_type == "WEB_ORDER_CANCELLATION":
-        ctx.acknowledge_cancellation(request.id)
-        for code, note in notes:
-            ctx.add_order_note(request.id, note, code)
+        ctx.acknowledge_cancellation(request.id, notes=notes)
         return _success()
     if request.failed:
         message = "; ".join(f"{i.code} {i.message}".strip() for i in request.failure_issues)

@@ -54,3 +54,20 @@ def test_a_read_lane_on_sqlite_sees_one_snapshot(sqlite_db: Database) -> None:
             session.add(Tenant(slug="during", name="During"))
         second = lane.rows("SELECT slug FROM tenants ORDER BY slug")
     assert first == second == [("before",)]
+
+
+def test_a_whole_second_is_stored_as_text_exactly_as_the_orm_stores_it(
+    sqlite_db: Database,
+) -> None:
+    when = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+    with sqlite_db.session() as session:
+        session.add(Tenant(slug="orm", name="ORM", created_at=when, updated_at=when))
+    with sqlite_db.lane(write=True) as lane:
+        lane.run(
+            "INSERT INTO tenants (slug, name, timezone, company_address, created_at, updated_at)"
+            " VALUES ('lane', 'Lane', 'UTC', '{}', :at, :at)",
+            at=lane.when(when),
+        )
+    with sqlite_db.lane() as lane:
+        stored = lane.rows("SELECT slug, created_at FROM tenants ORDER BY slug")
+    assert stored == [("lane", "2026-01-01 12:00:00.000000"), ("orm", "2026-01-01 12:00:00.000000")]

@@ -121,3 +121,30 @@ def test_run_soon_finishes_in_a_thread_what_would_wait_on_the_loop(sqlite_db: Da
         thread.join()
     assert len(calls) == 2 and calls[0] != calls[1]  # tried on the loop, done in a thread
     assert _tenants(sqlite_db) == ["t2"]  # the first try wrote nothing
+
+
+def test_after_a_committed_write_a_busy_lock_is_waited_for_not_retried(
+    sqlite_db: Database,
+) -> None:
+    holding, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        holding.wait(10)
+        with sqlite_db.session():
+            release.wait(10)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        with no_wait():
+            with sqlite_db.session() as session:
+                session.add(Tenant(slug="one", name="One"))
+            holding.set()
+            time.sleep(0.1)  # the other writer now holds the lock
+            threading.Timer(0.3, release.set).start()
+            with sqlite_db.session() as session:  # would re-run "one" if it raised
+                session.add(Tenant(slug="two", name="Two"))
+    finally:
+        release.set()
+        thread.join()
+    assert _tenants(sqlite_db) == ["one", "two"]

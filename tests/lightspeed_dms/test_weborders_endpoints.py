@@ -527,3 +527,36 @@ def test_the_feed_keeps_answering_while_a_long_write_holds_the_database(
             ack_thread.join(30)
     assert acked and b"SUCCESS" in acked[0].content
     assert export_state(hub, tenant_id, "W1") == "acknowledged"
+
+
+def test_a_changed_tenant_time_zone_rebuilds_the_outstanding_document(
+    hub: Hub, tenant_id: int, client: TestClient
+) -> None:
+    from hub.core import tenants
+    from hub.core.models import Tenant
+
+    hub.intake_order(tenant_id, order_body("W1", placed_at="2026-11-20T10:00:00Z"))
+    before = etree.fromstring(client.get(f"{BASE}/OutstandingActivity", headers=auth()).content)
+    assert before.findtext("orders/webOrder/date") == "2026-11-20 04:00:00.000"  # Chicago
+    with hub.db.session() as session:
+        tenant = session.get(Tenant, tenant_id)
+        assert tenant is not None
+        tenants.update_tenant(session, tenant, {"timezone": "Asia/Tokyo"})
+    after = etree.fromstring(client.get(f"{BASE}/OutstandingActivity", headers=auth()).content)
+    assert after.findtext("orders/webOrder/date") == "2026-11-20 19:00:00.000"
+
+
+def test_a_repeated_cancellation_acknowledgement_records_its_notes_once(
+    hub: Hub, tenant_id: int, client: TestClient
+) -> None:
+    hub.intake_order(tenant_id, order_body("W1"))
+    ack(client, "W1")
+    hub.cancel_order(tenant_id, "W1", "customer changed their mind", actor="test")
+    issues = [
+        ResponseIssue("7001", "first", "WARNING"),
+        ResponseIssue("7002", "second", "WARNING"),
+    ]
+    for _ in range(2):
+        assert ack(client, "W1", issues=issues, response_type="WEB_ORDER_CANCELLATION") == "SUCCESS"
+    codes = [n["code"] for n in hub.order_detail(tenant_id, "W1")["notes"] if n["code"]]
+    assert sorted(codes) == ["7001", "7002"]
