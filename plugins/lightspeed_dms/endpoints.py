@@ -121,8 +121,11 @@ def _failure(message: str) -> Response[bytes]:
     return _xml(build_ack_response(False, message))
 
 
+_SUCCESS = build_ack_response(True)  # the same bytes for every successful action
+
+
 def _success() -> Response[bytes]:
-    return _xml(build_ack_response(True))
+    return _xml(_SUCCESS)
 
 
 def _unauthorised() -> Response[bytes]:
