@@ -176,6 +176,7 @@ _TARGET = (
     " WHERE o.tenant_id = :tenant AND o.number = :number"
 )
 _STATE = re.compile(r"[a-z]+")
+_TIMES = frozenset({"updated_at", "acknowledged_at", "queue_at"})  # bound with Lane.when
 
 
 @lru_cache(maxsize=32)
@@ -228,9 +229,6 @@ def _move(
         f"{target.plugin_id}: {to}",
     )
     return True
-
-
-_TIMES = frozenset({"updated_at", "acknowledged_at", "queue_at"})
 
 
 def acknowledge(

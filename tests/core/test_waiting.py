@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import anyio
@@ -14,6 +16,29 @@ from hub.core.db import Database
 from hub.core.models import Tenant
 from hub.core.waiting import WouldWait, no_wait
 from tests.core.conftest import make_hub
+
+
+@contextmanager
+def another_thread_writing(db: Database, slug: str | None = None) -> Iterator[threading.Event]:
+    """Another thread holds a write transaction (adding tenant ``slug``, if given) until the
+    yielded event is set or the block ends; it commits then."""
+    holding, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with db.session() as session:
+            if slug is not None:
+                session.add(Tenant(slug=slug, name=slug.title()))
+            holding.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    holding.wait(10)
+    try:
+        yield release
+    finally:
+        release.set()
+        thread.join()
 
 
 def _tenants(db: Database) -> list[str]:
@@ -30,23 +55,13 @@ def test_a_write_waits_for_nobody_under_no_wait_when_the_lock_is_free(sqlite_db:
 def test_a_write_behind_another_threads_writer_raises_would_wait_and_writes_nothing(
     sqlite_db: Database,
 ) -> None:
-    holding, release = threading.Event(), threading.Event()
-
-    def writer() -> None:
-        with sqlite_db.session() as session:
-            session.add(Tenant(slug="first", name="First"))
-            holding.set()
-            release.wait(10)
-
-    thread = threading.Thread(target=writer)
-    thread.start()
-    holding.wait(10)
-    try:
-        with pytest.raises(WouldWait), no_wait(), sqlite_db.session() as session:
-            session.add(Tenant(slug="second", name="Second"))
-    finally:
-        release.set()
-        thread.join()
+    with (
+        another_thread_writing(sqlite_db, "first"),
+        pytest.raises(WouldWait),
+        no_wait(),
+        sqlite_db.session() as session,
+    ):
+        session.add(Tenant(slug="second", name="Second"))
     assert _tenants(sqlite_db) == ["first"]
 
 
@@ -70,23 +85,8 @@ def test_a_write_behind_another_process_raises_would_wait_at_once(sqlite_db: Dat
 def test_reads_run_under_no_wait_while_another_thread_writes(sqlite_db: Database) -> None:
     with sqlite_db.session() as session:
         session.add(Tenant(slug="seen", name="Seen"))
-    holding, release = threading.Event(), threading.Event()
-
-    def writer() -> None:
-        with sqlite_db.session() as session:
-            session.add(Tenant(slug="unseen", name="Not yet committed"))
-            holding.set()
-            release.wait(10)
-
-    thread = threading.Thread(target=writer)
-    thread.start()
-    holding.wait(10)
-    try:
-        with no_wait():
-            assert _tenants(sqlite_db) == ["seen"]
-    finally:
-        release.set()
-        thread.join()
+    with another_thread_writing(sqlite_db, "unseen"), no_wait():
+        assert _tenants(sqlite_db) == ["seen"]
 
 
 def test_run_soon_finishes_in_a_thread_what_would_wait_on_the_loop(sqlite_db: Database) -> None:
@@ -99,26 +99,12 @@ def test_run_soon_finishes_in_a_thread_what_would_wait_on_the_loop(sqlite_db: Da
             session.add(Tenant(slug=f"t{len(calls)}", name="T"))
         return "done"
 
-    holding, release = threading.Event(), threading.Event()
-
-    def writer() -> None:
-        with sqlite_db.session():
-            holding.set()
-            release.wait(10)
-
-    thread = threading.Thread(target=writer)
-    thread.start()
-    holding.wait(10)
-    threading.Timer(0.3, release.set).start()
-
     async def main() -> Any:
         return await hub.run_soon(work)
 
-    try:
+    with another_thread_writing(sqlite_db) as release:
+        threading.Timer(0.3, release.set).start()
         assert anyio.run(main) == "done"
-    finally:
-        release.set()
-        thread.join()
     assert len(calls) == 2 and calls[0] != calls[1]  # tried on the loop, done in a thread
     assert _tenants(sqlite_db) == ["t2"]  # the first try wrote nothing
 
@@ -126,25 +112,11 @@ def test_run_soon_finishes_in_a_thread_what_would_wait_on_the_loop(sqlite_db: Da
 def test_after_a_committed_write_a_busy_lock_is_waited_for_not_retried(
     sqlite_db: Database,
 ) -> None:
-    holding, release = threading.Event(), threading.Event()
-
-    def writer() -> None:
-        holding.wait(10)
-        with sqlite_db.session():
-            release.wait(10)
-
-    thread = threading.Thread(target=writer)
-    thread.start()
-    try:
-        with no_wait():
-            with sqlite_db.session() as session:
-                session.add(Tenant(slug="one", name="One"))
-            holding.set()
-            time.sleep(0.1)  # the other writer now holds the lock
+    with no_wait():
+        with sqlite_db.session() as session:
+            session.add(Tenant(slug="one", name="One"))
+        with another_thread_writing(sqlite_db) as release:
             threading.Timer(0.3, release.set).start()
             with sqlite_db.session() as session:  # would re-run "one" if it raised
                 session.add(Tenant(slug="two", name="Two"))
-    finally:
-        release.set()
-        thread.join()
     assert _tenants(sqlite_db) == ["one", "two"]
