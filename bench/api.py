@@ -91,7 +91,7 @@ def serve(db_url: str, port: int) -> None:
     from hub.api import create_app
     from hub.core.db import Database
     from hub.core.hub import Hub
-    from hub.core.plugins import PluginManager
+    from hub.plugin.manager import PluginManager
     from hub.settings import load_settings
 
     logging.disable(logging.WARNING)

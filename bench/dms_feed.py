@@ -54,7 +54,7 @@ from hub.core import catalog, tenants
 from hub.core.db import Database
 from hub.core.hub import Hub
 from hub.core.models import Order, OrderExport, OrderLine, Product
-from hub.core.plugins import PluginManager
+from hub.plugin.manager import PluginManager
 from hub.settings import load_settings
 from plugins.lightspeed_dms.mapping import to_dms_cancellation, to_dms_order
 from plugins.lightspeed_dms.weborders import build_outstanding_activity

@@ -59,8 +59,8 @@ from hub.core import catalog, tenants
 from hub.core.db import Database
 from hub.core.hub import Hub
 from hub.core.models import InventoryLevel, JobRun, Product
-from hub.core.plugins import PluginManager
 from hub.core.records import normalise_brand, normalise_part_number
+from hub.plugin.manager import PluginManager
 from hub.settings import load_settings
 from plugins.lightspeed_dms import sync as dms_sync
 from plugins.lightspeed_dms.threepa.odata import parts_filter

@@ -240,7 +240,7 @@ def plugins() -> None:
 @click.option("--json", "as_json", is_flag=True, help="The same document as GET /api/v1/plugins.")
 def plugins_list(as_json: bool) -> None:
     """List the installed plugins (the same data as GET /api/v1/plugins)."""
-    from hub.core.plugins import PluginManager
+    from hub.plugin.manager import PluginManager
 
     settings = _settings(require_secret_key=False)
     described = PluginManager(autoload=not settings.disable_plugin_autoload).describe()
@@ -299,8 +299,8 @@ def run_cmd(
 
 
 def _execute_here(hub: Any, run_id: int) -> None:
-    from hub.core.context import TransientJobError
     from hub.core.hub import RunBusy
+    from hub.plugin.context import TransientJobError
 
     for attempt in range(5):
         try:

@@ -17,8 +17,8 @@ import dramatiq
 from dramatiq.brokers.stub import StubBroker
 
 from hub.core import runs, webhooks
-from hub.core.context import TransientJobError
 from hub.core.hub import Hub, RunBusy
+from hub.plugin.context import TransientJobError
 
 __all__ = ["JobSystem", "setup_jobs"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Conflict", "HubError", "Invalid", "NotFound", "Refused"]
+__all__ = ["Conflict", "ConnectRefused", "HubError", "Invalid", "NotFound", "Refused"]
 
 
 class HubError(Exception):
@@ -40,3 +40,11 @@ class Invalid(HubError):
 
     status = 422
     code = "validation_error"
+
+
+class ConnectRefused(HubError):
+    """A connection the plugin refuses (wrong account role, code exchange refused): the
+    sentence is shown to the user and nothing is stored."""
+
+    status = 409
+    code = "connect_refused"

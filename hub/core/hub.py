@@ -18,16 +18,16 @@ from pydantic import BaseModel
 from sqlmodel import col, select
 
 from hub.core import audit, exports, installs, orders, runs
-from hub.core.context import JobContext, PluginContext, TransientJobError
 from hub.core.crypto import SecretBox, SecretDecryptError
 from hub.core.db import Database
 from hub.core.errors import Invalid, NotFound, Refused
 from hub.core.models import JobRun, PluginInstall, Tenant
-from hub.core.plugins import PluginManager
 from hub.core.records import Capability, ConnectionResult, OrderView
 from hub.core.tenants import TenantInfo
 from hub.core.types import utcnow
 from hub.core.waiting import WouldWait, no_wait
+from hub.plugin.context import JobContext, PluginContext, TransientJobError
+from hub.plugin.manager import PluginManager
 from hub.settings import Settings
 
 __all__ = ["Hub"]
@@ -65,7 +65,7 @@ class Hub:
         self._configs: dict[tuple[Any, ...], BaseModel] = {}
         self._contexts: dict[tuple[str, str], tuple[tuple[Any, ...], PluginContext]] = {}
 
-    async def run_soon(self, fn: Callable[[], T]) -> T:
+    async def run_on_loop_or_thread(self, fn: Callable[[], T]) -> T:
         """``fn()`` for an async request handler: run at once on the event loop when it never
         has to wait, else in a worker thread (see :mod:`hub.core.waiting`). On SQLite a
         short request costs about half the CPU this way; on PostgreSQL every query is

@@ -34,6 +34,7 @@ __all__ = [
     "OrderIn",
     "PaymentIn",
     "add_note",
+    "cancel_line",
     "cancel_order",
     "find_order",
     "order_detail",
@@ -374,6 +375,21 @@ def cancel_order(session: Session, order: Order, reason: str, *, source: str = "
             session.add(export)
     touch(session, order, "canceled")
     return True
+
+
+def cancel_line(
+    session: Session, order: Order, line_id: int, quantity: int, note: str, *, source: str
+) -> None:
+    """Cancel up to ``quantity`` of a line's open quantity (never more than is open), with a
+    note; raises ``order.updated``."""
+    line = session.get(OrderLine, line_id)
+    if line is None or line.order_id != order.id:
+        raise NotFound(f"order {order.number!r} has no line {line_id}")
+    open_qty = line.quantity - line.canceled_quantity - line.shipped_quantity
+    line.canceled_quantity += max(0, min(quantity, open_qty))
+    session.add(line)
+    add_note(session, order, note, source=source)
+    touch(session, order, f"{source}: line canceled")
 
 
 def record_shipment(

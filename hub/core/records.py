@@ -16,11 +16,16 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "ActionResult",
+    "ActionSpec",
     "ApplyOutcome",
     "ApplyResult",
     "Capability",
     "ClearScope",
     "ConfigProblem",
+    "ConnectGrant",
+    "ConnectRequest",
+    "ConnectedAccount",
     "ConnectionResult",
     "InventoryRecord",
     "JobSpec",
@@ -88,11 +93,74 @@ class JobSpec(BaseModel):
     title: str
     kind: Capability
     default_schedule: ScheduleSpec | None = None
-    time_limit_seconds: int = 3600
+
+
+class ActionSpec(BaseModel):
+    """A named operation of a plugin beyond its jobs (refresh shops, list price levels,
+    pending mappings), served at ``…/plugins/{plugin_id}/actions/{name}`` and rendered
+    generically by the CLI and the console.
+
+    ``returns`` says what the action answers: ``json`` (any JSON value), ``csv`` (text, also
+    offered as JSON rows where the action supports ``format``), or ``redirect`` (a URL the
+    caller is sent to). ``needs_connection`` refuses the action (409) while the install is
+    not connected; ``params`` documents the accepted parameters (name → description).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{1,63}$")
+    title: str
+    method: Literal["GET", "POST"] = "GET"
+    returns: Literal["json", "csv", "redirect"] = "json"
+    description: str = ""
+    params: dict[str, str] = Field(default_factory=dict)
+    needs_connection: bool = False
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """What an action answers: ``data`` for JSON, ``csv`` text, or a ``redirect`` URL."""
+
+    data: Any = None
+    csv: str | None = None
+    redirect: str | None = None
+
+
+@dataclass(frozen=True)
+class ConnectRequest:
+    """What a plugin needs to build its vendor's authorize URL (OAuth 2 authorisation code
+    with PKCE): the single-use ``state``, the S256 ``code_challenge`` and the hub's one
+    ``redirect_uri``. The core keeps the verifier; the plugin never sees it here."""
+
+    state: str
+    code_challenge: str
+    redirect_uri: str
+    code_challenge_method: str = "S256"
+
+
+@dataclass(frozen=True)
+class ConnectGrant:
+    """The vendor's answer on the callback, for the plugin to exchange: the ``code``, the
+    PKCE ``code_verifier`` kept by the core, the ``redirect_uri`` the code was issued to."""
+
+    code: str
+    code_verifier: str
+    redirect_uri: str
+
+
+@dataclass(frozen=True)
+class ConnectedAccount:
+    """The account a connection reaches, as the install view shows it."""
+
+    account_id: str
+    account_name: str = ""
 
 
 class PluginManifest(BaseModel):
-    """What a plugin is: id, title, version, its config model, jobs and capabilities."""
+    """What a plugin is: id, title, version, its config model, jobs and capabilities.
+
+    ``connects`` says the plugin connects through the core's OAuth flow (``connect`` /
+    ``/oauth/callback`` / ``disconnect``); ``actions`` lists its named operations."""
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
@@ -103,9 +171,14 @@ class PluginManifest(BaseModel):
     jobs: tuple[JobSpec, ...] = ()
     capabilities: tuple[Capability, ...] = ()
     description: str = ""
+    actions: tuple[ActionSpec, ...] = ()
+    connects: bool = False
 
     def job(self, name: str) -> JobSpec | None:
         return next((j for j in self.jobs if j.name == name), None)
+
+    def action(self, name: str) -> ActionSpec | None:
+        return next((a for a in self.actions if a.name == name), None)
 
     def secret_fields(self) -> list[str]:
         """Names of the config fields marked secret."""

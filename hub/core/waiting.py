@@ -7,7 +7,7 @@ acknowledgement). So hot vendor routes first try their work on the loop under :f
 anything that would have to wait — a lock held by another thread or process, a password hash
 to compute, a database on the network — raises :class:`WouldWait` *before* it changes
 anything, and the whole call is then run again in a worker thread, where waiting is fine
-(see :meth:`hub.core.hub.Hub.run_soon`).
+(see :meth:`hub.core.hub.Hub.run_on_loop_or_thread`).
 
 Code that can wait checks :func:`may_wait` (or calls :func:`check_may_wait`) first. Once an
 attempt has committed a write it cannot be run again, so from then on it waits where it is

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from hub.core.records import CATALOGS, ScheduleSpec, secret_field
+from hub.plugin import CATALOGS, ScheduleSpec, secret_field
 
 __all__ = ["DmsConfig", "SupplierCode", "hash_password", "verify_password"]
 

@@ -4,9 +4,10 @@ Every endpoint takes GET and POST, answers XML, and authenticates the DMS with t
 Web Commerce Basic credentials. A document that cannot be used is answered with a FAILURE
 reply (HTTP 200, as the DMS reads the body) and changes nothing.
 
-The handlers run through :meth:`Hub.run_soon`: a poll or an acknowledgement is a few short
-SQLite statements, done on the event loop unless something would wait (a lock another thread
-holds, a password to hash), in which case the request moves to a worker thread.
+The routes are made with :func:`hub.plugin.vendor_route`: the core finds the install and
+decides where the handler runs (a poll or an acknowledgement is a few short SQLite
+statements, done on the event loop unless something would wait). Hashing a password goes
+through :func:`hub.plugin.call_blocking`.
 """
 
 from __future__ import annotations
@@ -23,13 +24,19 @@ from collections import OrderedDict, defaultdict, deque
 from dataclasses import dataclass
 from typing import Any
 
-from litestar import Request, Response, route
+from litestar import Response
 from litestar.handlers import HTTPRouteHandler
 
-from hub.core.context import PluginContext
-from hub.core.errors import HubError, NotFound
-from hub.core.records import OrderLineView, OrderView
-from hub.core.waiting import check_may_wait
+from hub.plugin import (
+    HubError,
+    NotFound,
+    OrderLineView,
+    OrderView,
+    PluginContext,
+    VendorRequest,
+    call_blocking,
+    vendor_route,
+)
 from plugins.lightspeed_dms.config import DmsConfig, verify_password
 from plugins.lightspeed_dms.mapping import to_dms_cancellation, to_dms_order
 from plugins.lightspeed_dms.weborders import (
@@ -140,10 +147,9 @@ class _Access:
     config: DmsConfig
 
 
-def _authenticate(request: Request[Any, Any, Any], tenant_slug: str) -> _Access | Response[bytes]:
-    hub = request.app.state.hub
-    client = request.client.host if request.client else "?"
-    key = (client, tenant_slug)
+def _authenticate(request: VendorRequest) -> _Access | Response[bytes]:
+    client = request.client_host or "?"
+    key = (client, request.tenant_slug)
     wait = THROTTLE.retry_after(key)
     if wait:
         return _xml(
@@ -155,15 +161,12 @@ def _authenticate(request: Request[Any, Any, Any], tenant_slug: str) -> _Access 
     if username is None or password is None:
         THROTTLE.fail(key)
         return _unauthorised()
-    try:
-        found = hub.context_for(tenant_slug, PLUGIN_ID)
-    except HubError:  # e.g. secrets unreadable with the configured keys: nobody gets in
-        log.error("lightspeed_dms install of %s cannot be read", tenant_slug)
+    if request.problem:  # e.g. secrets unreadable with the configured keys: nobody gets in
         return _unauthorised()
-    if found is None:
+    if request.ctx is None:
         THROTTLE.fail(key)
         return _unauthorised()
-    ctx = found
+    ctx = request.ctx
     config = ctx.config
     assert isinstance(config, DmsConfig)
     if not (ctx.enabled and config.web_orders_enabled and config.web_orders_password):
@@ -174,8 +177,8 @@ def _authenticate(request: Request[Any, Any, Any], tenant_slug: str) -> _Access 
     ).hexdigest()
     user_ok = hmac.compare_digest(username.encode(), config.web_orders_username.encode())
     if not VERIFIED.hit(token):
-        check_may_wait()  # a password hash takes tens of milliseconds: not on the event loop
-        pass_ok = verify_password(password, config.web_orders_password)
+        # A password hash takes tens of milliseconds: never on the event loop.
+        pass_ok = call_blocking(verify_password, password, config.web_orders_password)
         if not (user_ok and pass_ok):
             THROTTLE.fail(key)
             return _unauthorised()
@@ -214,16 +217,15 @@ def _ip_allowed(client: str, networks: list[str]) -> bool:
     return any(address in ipaddress.ip_network(n, strict=False) for n in networks)
 
 
-def _guarded(
-    request: Request[Any, Any, Any], tenant_slug: str, body: bytes, action: Any
-) -> Response[bytes]:
-    access = _authenticate(request, tenant_slug)
+def _guarded(request: VendorRequest, action: Any) -> Response[bytes]:
+    access = _authenticate(request)
     if isinstance(access, Response):
         return access
+    body = request.body
     if len(body) > MAX_BODY_BYTES:
         return _xml(build_ack_response(False, f"request body over {MAX_BODY_BYTES} bytes"), 413)
     try:
-        return action(access, body)  # type: ignore[no-any-return]
+        return action(access, body, **request.path_params)  # type: ignore[no-any-return]
     except XmlTooLarge as exc:
         return _xml(build_ack_response(False, str(exc)), 413)
     except WebOrdersXmlError as exc:
@@ -236,23 +238,12 @@ def _handler(path: str, name: str, action: Any) -> HTTPRouteHandler:
     """A GET+POST XML endpoint: authenticate, then ``action(access, body, **path_params)``
     (the order and item ids of the path, besides the tenant)."""
 
-    async def endpoint(
-        request: Request[Any, Any, Any], tenant_slug: str, body: bytes
-    ) -> Response[bytes]:
-        ids = {k: str(v) for k, v in request.path_params.items() if k != "tenant_slug"}
-        hub = request.app.state.hub
-        return await hub.run_soon(  # type: ignore[no-any-return]
-            lambda: _guarded(request, tenant_slug, body, lambda a, b: action(a, b, **ids))
-        )
+    def endpoint(request: VendorRequest) -> Response[bytes]:
+        return _guarded(request, action)
 
-    endpoint.__name__ = f"dms_{name}"
-    return route(
-        path,
-        http_method=["GET", "POST"],
-        name=f"dms-{name}",
-        request_max_body_size=MAX_BODY_BYTES,
-        include_in_schema=False,
-    )(endpoint)
+    return vendor_route(path, plugin_id=PLUGIN_ID, name=name, max_body_bytes=MAX_BODY_BYTES)(
+        endpoint
+    )
 
 
 # -- the actions -------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from hub.core.records import InventoryRecord, OrderView
+from hub.plugin import InventoryRecord, OrderView
 from plugins.lightspeed_dms.config import DmsConfig, SupplierCode
 from plugins.lightspeed_dms.weborders import (
     DmsCancellation,

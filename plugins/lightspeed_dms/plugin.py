@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.core.context import JobContext, PluginContext
-from hub.core.hookspecs import hookimpl
-from hub.core.records import (
+from hub.plugin import (
     Capability,
     ConfigProblem,
     ConnectionResult,
+    JobContext,
     JobSpec,
     OrderView,
+    PluginContext,
     PluginManifest,
     ScheduleSpec,
+    hookimpl,
 )
 from plugins.lightspeed_dms.config import DEFAULT_SCHEDULE, DmsConfig
 
@@ -34,14 +35,12 @@ MANIFEST = PluginManifest(
             title="3PA inventory sync (full)",
             kind=Capability.INVENTORY_IMPORT,
             default_schedule=DEFAULT_SCHEDULE,
-            time_limit_seconds=3600,
         ),
         JobSpec(
             name="inventory_sync_incremental",
             title="3PA inventory sync (changes only)",
             kind=Capability.INVENTORY_IMPORT,
             default_schedule=ScheduleSpec(cron="*/10 * * * *", enabled=False),
-            time_limit_seconds=900,
         ),
     ),
 )

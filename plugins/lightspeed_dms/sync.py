@@ -13,10 +13,15 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
-from hub.core.context import JobContext, TransientJobError
-from hub.core.records import ApplyOutcome, ClearScope, MatchRule
-from hub.core.runs import report_csv
-from hub.core.types import utcnow
+from hub.plugin import (
+    ApplyOutcome,
+    ClearScope,
+    JobContext,
+    MatchRule,
+    TransientJobError,
+    report_csv,
+    utcnow,
+)
 from plugins.lightspeed_dms.config import DmsConfig, SupplierCode
 from plugins.lightspeed_dms.mapping import part_to_record
 from plugins.lightspeed_dms.threepa.client import (
@@ -173,19 +178,17 @@ def run_inventory_sync(ctx: JobContext, *, incremental: bool = False) -> None:
     finally:
         client.close()
 
-    ctx.counts.setdefault("parts_fetched", 0)
-    ctx.counts["supplier_codes"] = len(by_code)
-    ctx.counts["supplier_codes_failed"] = failed_codes
-    ctx.report = report_csv(REPORT_HEADER, rows)
+    ctx.count("parts_fetched", 0)
+    ctx.set_count("supplier_codes", len(by_code))
+    ctx.set_count("supplier_codes_failed", failed_codes)
+    ctx.attach_report(report_csv(REPORT_HEADER, rows))
     if failed_codes == len(by_code):
         if unavailable == failed_codes:
             raise TransientJobError("3PA unavailable for every supplier code")
-        ctx.state = "failed"
-        ctx.message = "every supplier code failed"
+        ctx.failed("every supplier code failed")
         return
     if failed_codes:
-        ctx.state = "partial"
-        ctx.message = f"{failed_codes} of {len(by_code)} supplier codes failed"
+        ctx.partial(f"{failed_codes} of {len(by_code)} supplier codes failed")
         return
     # Only a complete pull moves the cursor the incremental mode reads from.
     ctx.set_cursor(CURSOR, started_local.isoformat())

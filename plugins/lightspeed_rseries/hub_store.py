@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 
-from hub.core.context import PluginContext
+from hub.plugin import PluginContext
 from plugins.lightspeed_rseries.tokens import TokenSet
 
 __all__ = ["InstallTokenStore"]

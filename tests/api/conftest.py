@@ -14,9 +14,7 @@ from pydantic import BaseModel
 from hub.api import create_app
 from hub.core import keys, tenants
 from hub.core.db import Database
-from hub.core.hookspecs import hookimpl
 from hub.core.hub import Hub
-from hub.core.plugins import PluginManager
 from hub.core.records import (
     Capability,
     ConfigProblem,
@@ -25,6 +23,8 @@ from hub.core.records import (
     PluginManifest,
     secret_field,
 )
+from hub.plugin.manager import PluginManager
+from hub.plugin.spec import hookimpl
 from hub.settings import load_settings
 
 PLUGIN_ID = "testpos"

@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel
 
-from hub.core.plugins import PluginManager
 from hub.core.records import Capability, JobSpec, PluginManifest, ScheduleSpec
-from tests.contract.checks import (
+from hub.plugin.manager import PluginManager
+from hub.plugin.testing import (
     check_config_schema,
     check_hooks,
     check_jobs,
@@ -107,7 +107,7 @@ def test_the_checks_catch_a_bad_cron_and_a_missing_schedule() -> None:
 
 def test_the_checks_catch_a_job_without_its_hook() -> None:
     class NoHook:
-        from hub.core.hookspecs import hookimpl
+        from hub.plugin.spec import hookimpl
 
         @hookimpl
         def hub_plugin_manifest(self) -> PluginManifest:

@@ -17,8 +17,8 @@ from hub.core.db import Database
 from hub.core.hub import Hub
 from hub.core.models import PluginInstall
 from hub.core.orders import OrderIn
-from hub.core.plugins import PluginManager
 from hub.core.tenants import TenantInfo, create_tenant
+from hub.plugin.manager import PluginManager
 from hub.settings import load_settings
 from tests.core.sample_plugin import SamplePlugin
 

@@ -13,19 +13,21 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from hub.core.context import JobContext, PluginContext, TransientJobError
-from hub.core.hookspecs import hookimpl
-from hub.core.records import (
+from hub.plugin import (
     Capability,
     InventoryRecord,
+    JobContext,
     JobSpec,
     MatchRule,
     OrderView,
+    PluginContext,
     PluginManifest,
     ScheduleSpec,
+    TransientJobError,
+    hookimpl,
+    report_csv,
     secret_field,
 )
-from hub.core.runs import report_csv
 
 __all__ = ["INVENTORY_JOB", "SampleConfig", "SamplePlugin"]
 
@@ -109,10 +111,16 @@ class SamplePlugin:
                 rule=MatchRule.SKU,
                 location_code=ctx.config.location,  # type: ignore[attr-defined]
             )
-            ctx.counts = result.counts
-            ctx.report = report_csv(
-                ["ref", "outcome", "old_quantity", "new_quantity"],
-                [(o.ref, o.outcome.value, o.old_quantity, o.new_quantity) for o in result.outcomes],
+            for name, n in result.counts.items():
+                ctx.set_count(name, n)
+            ctx.attach_report(
+                report_csv(
+                    ["ref", "outcome", "old_quantity", "new_quantity"],
+                    [
+                        (o.ref, o.outcome.value, o.old_quantity, o.new_quantity)
+                        for o in result.outcomes
+                    ],
+                )
             )
             return True
         finally:

@@ -89,7 +89,7 @@ def test_reads_run_under_no_wait_while_another_thread_writes(sqlite_db: Database
         assert _tenants(sqlite_db) == ["seen"]
 
 
-def test_run_soon_finishes_in_a_thread_what_would_wait_on_the_loop(sqlite_db: Database) -> None:
+def test_a_request_that_would_wait_on_the_loop_finishes_in_a_thread(sqlite_db: Database) -> None:
     hub = make_hub(sqlite_db)
     calls: list[str] = []
 
@@ -100,7 +100,7 @@ def test_run_soon_finishes_in_a_thread_what_would_wait_on_the_loop(sqlite_db: Da
         return "done"
 
     async def main() -> Any:
-        return await hub.run_soon(work)
+        return await hub.run_on_loop_or_thread(work)
 
     with another_thread_writing(sqlite_db) as release:
         threading.Timer(0.3, release.set).start()

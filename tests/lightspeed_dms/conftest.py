@@ -15,7 +15,7 @@ from hub.core import catalog, tenants
 from hub.core.db import Database
 from hub.core.hub import Hub
 from hub.core.orders import OrderIn
-from hub.core.plugins import PluginManager
+from hub.plugin.manager import PluginManager
 from hub.settings import load_settings
 
 PASSWORD = "s3cret-pass"

@@ -12,10 +12,10 @@ from sqlalchemy import text
 
 from hub.core import tenants
 from hub.core.db import Database
-from hub.core.hookspecs import hookimpl
 from hub.core.hub import Hub
-from hub.core.plugins import PluginManager
 from hub.core.records import PluginManifest, secret_field
+from hub.plugin.manager import PluginManager
+from hub.plugin.spec import hookimpl
 from hub.settings import load_settings
 from plugins.lightspeed_rseries.errors import ReconnectNeeded
 from plugins.lightspeed_rseries.hub_store import InstallTokenStore

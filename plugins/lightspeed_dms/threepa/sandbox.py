@@ -452,7 +452,7 @@ def running_sandbox(
     dataset: Mapping[str, Sequence[Mapping[str, Any]]], **options: Any
 ) -> Iterator[RunningSandbox]:
     """Serve :func:`create_app` (same arguments) on 127.0.0.1 for the ``with`` block."""
-    from hub.serving import serve_in_thread
+    from hub.plugin import serve_in_thread
 
     app = create_app(dataset, **options)
     with serve_in_thread(app) as server:

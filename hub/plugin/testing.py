@@ -1,7 +1,17 @@
-"""The checks every hub plugin must pass, usable by third-party plugin authors::
+"""The checks every hub plugin must pass, and fixtures for plugin authors' tests.
 
-    from hub.core.plugins import PluginManager
-    from tests.contract.checks import check_plugin
+Shipped with the hub as a pytest plugin (entry point ``pytest11``), so a plugin's own test
+suite has, with nothing to import:
+
+- ``hub_check_plugin(plugin)``: register ``plugin`` on a fresh manager and run every check;
+- ``hub_plugin_manager``: a manager with no built-ins and no entry points;
+- ``hub_test_hub(*plugins, **settings)``: a real :class:`~hub.core.hub.Hub` on a throwaway
+  SQLite database with only those plugins registered, to call hooks with real contexts.
+
+The checks can also be called directly::
+
+    from hub.plugin.manager import PluginManager
+    from hub.plugin.testing import check_plugin
 
     manager = PluginManager(autoload=False, builtins=())
     manager.register(MyPlugin())
@@ -14,24 +24,34 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import pytest
 from croniter import croniter
 from pydantic import BaseModel
 
-from hub.core.plugins import _JOB_HOOKS, PluginManager
 from hub.core.records import Capability, PluginManifest
 from hub.core.schedule import DAYS, in_window
+from hub.plugin.manager import JOB_HOOKS, PluginManager
+
+if TYPE_CHECKING:
+    from hub.core.hub import Hub
 
 __all__ = [
     "SCHEDULED_KINDS",
+    "check_actions",
     "check_config_schema",
     "check_hooks",
     "check_jobs",
     "check_manifest",
     "check_plugin",
+    "make_test_hub",
 ]
+
+TEST_SECRET_KEY = "hub-plugin-testing-" + "k" * 32
 
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 # Job kinds that run by themselves, so they must come with a default schedule.
@@ -111,13 +131,29 @@ def check_hooks(manager: PluginManager, plugin_id: str) -> None:
     implemented = _implemented_hooks(manager, plugin)
     unknown = {name for name in implemented if not hasattr(manager.pm.hook, name)}
     assert not unknown, f"{plugin_id}: implements unknown hooks {sorted(unknown)}"
-    for job in manager.manifest(plugin_id).jobs:
-        hook = _JOB_HOOKS[job.kind.value]
+    manifest = manager.manifest(plugin_id)
+    for job in manifest.jobs:
+        hook = JOB_HOOKS[job.kind.value]
         assert hook in implemented, f"{plugin_id}/{job.name}: a {job.kind.value} job needs {hook}"
+    if manifest.actions:
+        assert "hub_plugin_action" in implemented, (
+            f"{plugin_id}: declares actions but does not implement hub_plugin_action"
+        )
+    if manifest.connects:
+        for hook in ("hub_connect_start", "hub_connect_finish", "hub_disconnect"):
+            assert hook in implemented, f"{plugin_id}: connects through OAuth but lacks {hook}"
 
 
 def _implemented_hooks(manager: PluginManager, plugin: object) -> set[str]:
     return {caller.name for caller in manager.pm.get_hookcallers(plugin) or []}
+
+
+def check_actions(manifest: PluginManifest) -> None:
+    """Action names are unique and do not hide a job of the same name."""
+    names = [a.name for a in manifest.actions]
+    assert len(set(names)) == len(names), f"{manifest.id}: action names repeat: {names}"
+    for action in manifest.actions:
+        assert action.title.strip(), f"{manifest.id}/{action.name}: the action has no title"
 
 
 def check_plugin(manager: PluginManager, plugin_id: str) -> None:
@@ -126,4 +162,62 @@ def check_plugin(manager: PluginManager, plugin_id: str) -> None:
     check_manifest(manifest)
     check_config_schema(manifest)
     check_jobs(manifest)
+    check_actions(manifest)
     check_hooks(manager, plugin_id)
+
+
+# -- fixtures for plugin authors (this module is a pytest plugin: entry point pytest11) -----
+
+
+def make_test_hub(directory: Path, *plugins: object, **settings: Any) -> Hub:
+    """A :class:`~hub.core.hub.Hub` on a new SQLite database in ``directory``, with only
+    ``plugins`` registered (no built-ins, no entry points) and loopback vendors allowed."""
+    from hub.core.hub import Hub
+    from hub.settings import load_settings
+
+    directory.mkdir(parents=True, exist_ok=True)
+    url = f"sqlite:///{(directory / 'hub.db').as_posix()}"
+    values: dict[str, Any] = {"secret_key": TEST_SECRET_KEY, "database_url": url}
+    values.update(settings)
+    hub = Hub(load_settings(**values), plugins=PluginManager(autoload=False, builtins=()))
+    hub.db.create_all()
+    for plugin in plugins:
+        hub.plugins.register(plugin)
+    return hub
+
+
+@pytest.fixture
+def hub_plugin_manager() -> PluginManager:
+    """A plugin manager with no built-ins and no entry points: register yours on it."""
+    return PluginManager(autoload=False, builtins=())
+
+
+@pytest.fixture
+def hub_check_plugin() -> Callable[[object], PluginManifest]:
+    """``hub_check_plugin(plugin)`` registers ``plugin`` and runs every contract check;
+    returns its manifest."""
+
+    def check(plugin: object) -> PluginManifest:
+        manager = PluginManager(autoload=False, builtins=())
+        manifest = manager.register(plugin)
+        check_plugin(manager, manifest.id)
+        return manifest
+
+    return check
+
+
+@pytest.fixture
+def hub_test_hub(tmp_path: Path) -> Iterator[Callable[..., Hub]]:
+    """``hub_test_hub(*plugins, **settings)``: see :func:`make_test_hub`; disposed after."""
+    made: list[Hub] = []
+
+    def build(*plugins: object, **settings: Any) -> Hub:
+        hub = make_test_hub(tmp_path / f"hub{len(made)}", *plugins, **settings)
+        made.append(hub)
+        return hub
+
+    try:
+        yield build
+    finally:
+        for hub in made:
+            hub.db.dispose()

@@ -2,7 +2,7 @@
 
 pluggy's manager is process-wide; tenancy is applied at call time: a call for one install
 goes to that install's plugin only (a cached ``subset_hook_caller``), so a tenant never
-reaches a plugin it has not enabled.
+reaches a plugin it has not enabled. This module is the only caller of ``pm.hook``.
 """
 
 from __future__ import annotations
@@ -14,21 +14,32 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from hub.core import hookspecs
 from hub.core.errors import NotFound
 from hub.core.records import (
+    ActionResult,
     ConfigProblem,
+    ConnectedAccount,
+    ConnectGrant,
     ConnectionResult,
+    ConnectRequest,
     JobSpec,
     OrderView,
     PluginManifest,
     ScheduleSpec,
 )
+from hub.plugin import spec
 
 if TYPE_CHECKING:
-    from hub.core.context import JobContext, PluginContext
+    from hub.plugin.context import JobContext, PluginContext
 
-__all__ = ["BUILTIN_PLUGINS", "ENTRY_POINT_GROUP", "PluginManager", "get_plugin_manager"]
+__all__ = [
+    "BUILTIN_PLUGINS",
+    "ENTRY_POINT_GROUP",
+    "JOB_HOOKS",
+    "PluginManager",
+    "describe_manifest",
+    "get_plugin_manager",
+]
 
 ENTRY_POINT_GROUP = "hub.plugins"
 # Built-in plugins, registered by module name so the core imports no plugin directly.
@@ -38,7 +49,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "plugins.lightspeed_retail.plugin",
 )
 
-_JOB_HOOKS = {
+# The hook that runs a job of each kind.
+JOB_HOOKS = {
     "inventory_import": "hub_inventory_import",
     "inventory_export": "hub_inventory_export",
     "order_export": "hub_order_export",
@@ -55,7 +67,7 @@ class PluginManager:
         self, *, autoload: bool | None = None, builtins: tuple[str, ...] = BUILTIN_PLUGINS
     ):
         self.pm = pluggy.PluginManager("hub")
-        self.pm.add_hookspecs(hookspecs)
+        self.pm.add_hookspecs(spec)
         self._manifests: dict[str, PluginManifest] = {}
         for module_name in builtins:
             try:
@@ -164,12 +176,40 @@ class PluginManager:
     def order_exportable(self, ctx: PluginContext, order: OrderView) -> bool:
         return bool(self._call(ctx.plugin_id, "hub_order_exportable", ctx=ctx, order=order))
 
+    def connect_start(self, ctx: PluginContext, request: ConnectRequest) -> str:
+        """The vendor's authorize URL for ``request`` (the plugin must connect)."""
+        url = self._call(ctx.plugin_id, "hub_connect_start", ctx=ctx, request=request)
+        if not url:
+            raise NotFound(f"the {ctx.plugin_id} plugin does not connect through OAuth")
+        return str(url)
+
+    def connect_finish(self, ctx: PluginContext, grant: ConnectGrant) -> ConnectedAccount:
+        """Exchange the code and check the account; raises ``ConnectRefused`` to refuse."""
+        account = self._call(ctx.plugin_id, "hub_connect_finish", ctx=ctx, grant=grant)
+        if account is None:
+            raise NotFound(f"the {ctx.plugin_id} plugin does not connect through OAuth")
+        return account  # type: ignore[no-any-return]
+
+    def disconnect(self, ctx: PluginContext) -> None:
+        self._call(ctx.plugin_id, "hub_disconnect", ctx=ctx)
+
+    def run_action(self, ctx: PluginContext, action: str, params: dict[str, Any]) -> ActionResult:
+        """Run a declared action; 404 for an action the manifest does not declare."""
+        if self.manifest(ctx.plugin_id).action(action) is None:
+            raise NotFound(f"plugin {ctx.plugin_id!r} has no action {action!r}")
+        result = self._call(
+            ctx.plugin_id, "hub_plugin_action", ctx=ctx, action=action, params=params
+        )
+        if result is None:
+            raise RuntimeError(f"plugin {ctx.plugin_id!r} did not answer action {action!r}")
+        return result  # type: ignore[no-any-return]
+
     def run_job(self, ctx: JobContext) -> None:
         """Run ``ctx.job`` through the hook of its kind (inventory import, order export …)."""
         spec = self.manifest(ctx.plugin_id).job(ctx.job)
         if spec is None:
             raise NotFound(f"plugin {ctx.plugin_id!r} has no job {ctx.job!r}")
-        handled = self._call(ctx.plugin_id, _JOB_HOOKS[spec.kind.value], ctx=ctx)
+        handled = self._call(ctx.plugin_id, JOB_HOOKS[spec.kind.value], ctx=ctx)
         if not handled:
             raise RuntimeError(f"plugin {ctx.plugin_id!r} did not run job {ctx.job!r}")
 
@@ -196,6 +236,8 @@ def describe_manifest(manifest: PluginManifest) -> dict[str, Any]:
             }
             for j in manifest.jobs
         ],
+        "actions": [a.model_dump() for a in manifest.actions],
+        "connects": manifest.connects,
         "config_schema": manifest.config_model.model_json_schema(),
     }
 

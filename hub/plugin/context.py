@@ -1,6 +1,10 @@
 """What a plugin is handed: the install's context (:class:`PluginContext`) and, in a job,
 the run's (:class:`JobContext`). Plugins reach core state only through these methods; each
-method is one transaction."""
+method is one transaction.
+
+A context depends on :class:`PluginServices` — the settings, the database, the secret box and
+the order intake — not on the whole :class:`~hub.core.hub.Hub`, so what a plugin can reach is
+written down in one place (and a test double is small)."""
 
 from __future__ import annotations
 
@@ -11,23 +15,23 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
 from hub.core import exports, orders, state, webhooks
 from hub.core.catalog import get_location
+from hub.core.crypto import SecretBox
+from hub.core.db import Database
 from hub.core.errors import NotFound
 from hub.core.inventory import apply_inventory
-from hub.core.models import Location, Order, OrderLine, PluginInstall, Product
+from hub.core.models import Location, Order, PluginInstall, Product
 from hub.core.records import ApplyResult, ClearScope, InventoryRecord, MatchRule, OrderView
 from hub.core.tenants import TenantInfo
+from hub.settings import Settings
 
-if TYPE_CHECKING:
-    from hub.core.hub import Hub
-
-__all__ = ["JobContext", "PluginContext", "TransientJobError"]
+__all__ = ["JobContext", "OfferSnapshot", "PluginContext", "PluginServices", "TransientJobError"]
 
 EVENT_BATCH = 500
 
@@ -50,12 +54,25 @@ class OfferSnapshot:
 _CONTEXT_VERSIONS = itertools.count(1)
 
 
+class PluginServices(Protocol):
+    """What a context needs of the hub (the :class:`~hub.core.hub.Hub` provides it)."""
+
+    settings: Settings
+    db: Database
+    box: SecretBox
+    worker_id: str
+
+    def intake_order(
+        self, tenant_id: int, body: orders.OrderIn, *, source: str = "api"
+    ) -> tuple[OrderView, bool]: ...
+
+
 class PluginContext:
     """One install of one plugin for one tenant."""
 
     def __init__(
         self,
-        hub: Hub,
+        hub: PluginServices,
         tenant: TenantInfo,
         install_id: int,
         plugin_id: str,
@@ -133,17 +150,6 @@ class PluginContext:
                     },
                 )
         return result
-
-    def products_by_sku(self, skus: Sequence[str]) -> dict[str, Product]:
-        with self._hub.db.read() as session:
-            return {
-                p.sku: p
-                for p in session.exec(
-                    select(Product).where(
-                        Product.tenant_id == self.tenant.id, col(Product.sku).in_(skus)
-                    )
-                )
-            }
 
     # -- orders ------------------------------------------------------------------------
 
@@ -234,10 +240,6 @@ class PluginContext:
         with self._hub.db.session() as session:
             return exports.fail(session, self._order(session, number), self.install_id, message)
 
-    def set_export_message(self, number: str, message: str) -> None:
-        with self._hub.db.session() as session:
-            exports.set_message(session, self._order(session, number), self.install_id, message)
-
     def acknowledge_cancellation(
         self, number: str, *, notes: Sequence[tuple[str, str]] = ()
     ) -> bool:
@@ -260,17 +262,16 @@ class PluginContext:
             orders.touch(session, order, f"{self.plugin_id}: note")
 
     def cancel_order_line(self, number: str, line_id: int, quantity: int, note: str) -> None:
-        """Reduce a line's open quantity (the vendor cancelled part of it)."""
+        """Reduce a line's open quantity (the vendor cancelled part of it), with a note."""
         with self._hub.db.session() as session:
-            order = self._order(session, number)
-            line = session.get(OrderLine, line_id)
-            if line is None or line.order_id != order.id:
-                raise NotFound(f"order {number!r} has no line {line_id}")
-            open_qty = line.quantity - line.canceled_quantity - line.shipped_quantity
-            line.canceled_quantity += max(0, min(quantity, open_qty))
-            session.add(line)
-            orders.add_note(session, order, note, source=self.plugin_id)
-            orders.touch(session, order, f"{self.plugin_id}: line canceled")
+            orders.cancel_line(
+                session,
+                self._order(session, number),
+                line_id,
+                quantity,
+                note,
+                source=self.plugin_id,
+            )
 
     def record_shipment(
         self,
@@ -372,7 +373,7 @@ class JobContext(PluginContext):
 
     def __init__(
         self,
-        hub: Hub,
+        hub: PluginServices,
         tenant: TenantInfo,
         install_id: int,
         plugin_id: str,
@@ -388,27 +389,83 @@ class JobContext(PluginContext):
         self.job = job
         self.options = options
         self.trigger = trigger
-        self.counts: dict[str, int] = {}
-        self.errors: list[str] = []
-        self.report: str | None = None
-        self.state: str | None = None  # the plugin may set partial / skipped / failed
-        self.message = ""
         self.progress = RunProgress()
+        self._counts: dict[str, int] = {}
+        self._errors: list[str] = []
+        self._report: str | None = None
+        self._state: str | None = None
+        self._message = ""
         self._lock = threading.Lock()
 
-    def count(self, name: str, n: int = 1) -> None:
+    # -- counts, errors, report ---------------------------------------------------------
+    # Every write goes through the lock: a job's fetch threads count while it applies.
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """A copy of the run's counts so far."""
         with self._lock:
-            self.counts[name] = self.counts.get(name, 0) + n
+            return dict(self._counts)
+
+    @property
+    def errors(self) -> list[str]:
+        """A copy of the run's error sentences so far."""
+        with self._lock:
+            return list(self._errors)
+
+    @property
+    def report(self) -> str | None:
+        """The CSV report attached with :meth:`attach_report`."""
+        return self._report
+
+    def count(self, name: str, n: int = 1) -> None:
+        """Add ``n`` to the count ``name``."""
+        with self._lock:
+            self._counts[name] = self._counts.get(name, 0) + n
+
+    def set_count(self, name: str, n: int) -> None:
+        """Set the count ``name`` to ``n`` (e.g. the number of supplier codes)."""
+        with self._lock:
+            self._counts[name] = n
 
     def error(self, message: str) -> None:
+        """Record an error sentence; a run with errors ends ``partial`` unless told otherwise."""
         with self._lock:
-            self.errors.append(message)
+            self._errors.append(message)
+
+    def attach_report(self, csv_text: str) -> None:
+        """The run's CSV report (``GET …/runs/{id}/report``); see :func:`hub.plugin.report_csv`."""
+        self._report = csv_text
 
     def set_progress(self, done: int, total: int | None = None) -> None:
         self.progress.done = done
         if total is not None:
             self.progress.total = total
 
+    # -- the outcome ----------------------------------------------------------------------
+    # Without a call here a run ends ``succeeded`` (``partial`` when errors were recorded).
+
+    @property
+    def state(self) -> str | None:
+        """The outcome the job chose (skipped, partial, failed), or None."""
+        return self._state
+
+    @property
+    def message(self) -> str:
+        return self._message
+
     def skip(self, reason: str) -> None:
-        self.state = "skipped"
-        self.message = reason
+        """End the run as ``skipped`` (nothing to do), saying why."""
+        self._set_outcome("skipped", reason)
+
+    def partial(self, reason: str) -> None:
+        """End the run as ``partial`` (some work failed; the rest applied), saying what."""
+        self._set_outcome("partial", reason)
+
+    def failed(self, reason: str) -> None:
+        """End the run as ``failed`` without raising (nothing useful was done)."""
+        self._set_outcome("failed", reason)
+
+    def _set_outcome(self, state_: str, message: str) -> None:
+        with self._lock:
+            self._state = state_
+            self._message = message[:1000]

@@ -1,8 +1,10 @@
 """Every hook a plugin can implement, typed and documented. Project name ``hub``.
 
-A plugin is an object or module with ``@hookimpl`` functions named after these specs. Hooks
-that concern one install (everything taking ``ctx``) are called on that install's plugin only;
-:func:`hub_http_routes` is collected from every registered plugin.
+A plugin is an object or module with ``@hookimpl`` functions named after these specs
+(``from hub.plugin import hookimpl``). Hooks that concern one install (everything taking
+``ctx``) are called on that install's plugin only; :func:`hub_http_routes` is collected from
+every registered plugin. Core code never calls these through ``pm.hook``: it goes through the
+typed facade in :mod:`hub.plugin.manager`.
 """
 
 from __future__ import annotations
@@ -12,20 +14,26 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from hub.core.context import JobContext, PluginContext
     from hub.core.records import (
+        ActionResult,
         ConfigProblem,
+        ConnectedAccount,
+        ConnectGrant,
         ConnectionResult,
+        ConnectRequest,
         JobSpec,
         OrderView,
         PluginManifest,
         ScheduleSpec,
     )
+    from hub.plugin.context import JobContext, PluginContext
 
 hookspec = pluggy.HookspecMarker("hub")
 hookimpl = pluggy.HookimplMarker("hub")
 
 __all__ = ["hookimpl", "hookspec"]
+
+# A hook spec's name must be listed in docs/plugins.md (a test holds the guide to that).
 
 # -------------------------------------------------------------------------
 # Registration hooks
@@ -38,7 +46,7 @@ def hub_plugin_manifest() -> PluginManifest:
 
     Called once at registration. The id is what tenants enable and what the REST API uses.
 
-    :return: the plugin's :class:`~hub.core.records.PluginManifest`. Stops at first non-None
+    :return: the plugin's :class:`~hub.plugin.PluginManifest`. Stops at first non-None
         result (the call is made on one plugin).
     """
 
@@ -47,8 +55,10 @@ def hub_plugin_manifest() -> PluginManifest:
 def hub_http_routes() -> list[Any]:
     """Contribute HTTP route handlers (Litestar handlers or routers) to the hub's app.
 
-    Used for endpoints vendors call (the DMS polls) and OAuth callbacks. Routes are mounted
-    as given; each route is responsible for resolving its tenant and authenticating.
+    Used for endpoints vendors call (the DMS polls). Build each with
+    :func:`hub.plugin.vendor_route`: the core resolves the tenant and the install from the
+    path and decides whether the handler runs on the event loop or in a thread; the handler
+    authenticates the vendor.
 
     :return: a list of route handlers; every plugin's lists are concatenated.
     """
@@ -121,6 +131,68 @@ def hub_job_refusal(ctx: PluginContext, job: str, options: dict[str, Any]) -> st
     :param job: the job's name.
     :param options: the options the run would get (e.g. ``{"force": True}``).
     :return: a human sentence naming the missing step. Stops at first non-None result.
+    """
+
+
+# -------------------------------------------------------------------------
+# Connection hooks (OAuth 2, owned by the core: see hub.core.connections)
+# -------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def hub_connect_start(ctx: PluginContext, request: ConnectRequest) -> str | None:
+    """The vendor's authorize URL for this install, for a manifest with ``connects=True``.
+
+    The core made ``request.state`` (single-use, expiring, bound to this install) and the
+    PKCE challenge, and keeps the verifier; the plugin only puts them, with its client id
+    and scope, into the vendor's URL.
+
+    :param ctx: the install's context.
+    :param request: state, S256 code challenge and the hub's one redirect URI.
+    :return: the URL to send the user to. Stops at first non-None result.
+    """
+
+
+@hookspec(firstresult=True)
+def hub_connect_finish(ctx: PluginContext, grant: ConnectGrant) -> ConnectedAccount | None:
+    """Exchange the authorisation code for tokens, check the account, and store the tokens
+    with ``ctx.save_secrets`` (encrypted).
+
+    Raise :class:`hub.plugin.ConnectRefused` with a sentence for the user to refuse the
+    connection (wrong role, exchange refused): the plugin must then store nothing.
+
+    :param ctx: the install's context.
+    :param grant: the code, the PKCE verifier and the redirect URI.
+    :return: the connected account. Stops at first non-None result.
+    """
+
+
+@hookspec(firstresult=True)
+def hub_disconnect(ctx: PluginContext) -> bool | None:
+    """Drop the install's tokens (and revoke them at the vendor where it can). The core
+    then shows the install as ``not_connected``.
+
+    :param ctx: the install's context.
+    :return: True when handled. Stops at first non-None result.
+    """
+
+
+# -------------------------------------------------------------------------
+# Action hooks
+# -------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def hub_plugin_action(ctx: PluginContext, action: str, params: dict[str, Any]) -> ActionResult:
+    """Run one of the actions the manifest declares (``ActionSpec``), e.g. refresh shops.
+
+    Raise :class:`hub.plugin.Refused` when the install cannot do it now (409) and
+    :class:`hub.plugin.Invalid` for bad ``params`` (422).
+
+    :param ctx: the install's context.
+    :param action: the action's name, one of the manifest's.
+    :param params: the caller's parameters (POST body ``params`` or the query string).
+    :return: the answer. Stops at first non-None result.
     """
 
 

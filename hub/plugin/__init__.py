@@ -1,0 +1,98 @@
+"""The plugin contract: the one package a plugin imports.
+
+Everything a plugin may use is listed in ``__all__`` below — the hook marker, the contexts it
+is handed, the records it exchanges with the core, the errors it raises, and the helpers for
+vendor-facing routes (and ``serve_in_thread``, which serves a plugin's vendor sandbox on
+loopback). A plugin imports nothing else of the hub (a test holds every plugin to
+that); the author guide is ``docs/plugins.md``.
+
+Layout (after tox 4's ``plugin/``): :mod:`~hub.plugin.spec` (every hook spec),
+:mod:`~hub.plugin.manager` (registration and the typed facade over ``pm.hook``),
+:mod:`~hub.plugin.context` (``PluginContext`` / ``JobContext``),
+:mod:`~hub.plugin.routes` (vendor routes) and :mod:`~hub.plugin.testing` (the contract checks
+and fixtures, a pytest plugin for plugin authors).
+"""
+
+from __future__ import annotations
+
+from hub.core.errors import ConnectRefused, HubError, Invalid, NotFound, Refused
+from hub.core.orders import AddressIn, LineIn, OrderIn, PaymentIn
+from hub.core.records import (
+    CATALOGS,
+    ActionResult,
+    ActionSpec,
+    ApplyOutcome,
+    ApplyResult,
+    Capability,
+    ClearScope,
+    ConfigProblem,
+    ConnectedAccount,
+    ConnectGrant,
+    ConnectionResult,
+    ConnectRequest,
+    InventoryRecord,
+    JobSpec,
+    MatchRule,
+    OrderLineView,
+    OrderView,
+    PluginManifest,
+    RecordOutcome,
+    ScheduleSpec,
+    normalise_brand,
+    normalise_part_number,
+    secret_field,
+)
+from hub.core.runs import report_csv
+from hub.core.tenants import TenantInfo
+from hub.core.types import utcnow
+from hub.plugin.context import JobContext, OfferSnapshot, PluginContext, TransientJobError
+from hub.plugin.routes import VendorRequest, call_blocking, vendor_route
+from hub.plugin.spec import hookimpl
+from hub.serving import serve_in_thread
+
+__all__ = [
+    "CATALOGS",
+    "ActionResult",
+    "ActionSpec",
+    "AddressIn",
+    "ApplyOutcome",
+    "ApplyResult",
+    "Capability",
+    "ClearScope",
+    "ConfigProblem",
+    "ConnectGrant",
+    "ConnectRefused",
+    "ConnectRequest",
+    "ConnectedAccount",
+    "ConnectionResult",
+    "HubError",
+    "Invalid",
+    "InventoryRecord",
+    "JobContext",
+    "JobSpec",
+    "LineIn",
+    "MatchRule",
+    "NotFound",
+    "OfferSnapshot",
+    "OrderIn",
+    "OrderLineView",
+    "OrderView",
+    "PaymentIn",
+    "PluginContext",
+    "PluginManifest",
+    "RecordOutcome",
+    "Refused",
+    "ScheduleSpec",
+    "TenantInfo",
+    "TransientJobError",
+    "VendorRequest",
+    "call_blocking",
+    "hookimpl",
+    "normalise_brand",
+    "normalise_part_number",
+    "report_csv",
+    "secret_field",
+    "serve_in_thread",
+    "utcnow",
+    "vendor_route",
+]
