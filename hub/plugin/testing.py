@@ -6,7 +6,9 @@ suite has, with nothing to import:
 - ``hub_check_plugin(plugin)``: register ``plugin`` on a fresh manager and run every check;
 - ``hub_plugin_manager``: a manager with no built-ins and no entry points;
 - ``hub_test_hub(*plugins, **settings)``: a real :class:`~hub.core.hub.Hub` on a throwaway
-  SQLite database with only those plugins registered, to call hooks with real contexts.
+  SQLite database with only those plugins registered, to call hooks with real contexts;
+  with :func:`add_tenant` (a tenant, its locations and products) and :func:`run_job` (queue
+  a run and execute it here, returning what the REST API would show of it).
 
 The checks can also be called directly::
 
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SCHEDULED_KINDS",
+    "add_tenant",
     "check_actions",
     "check_config_schema",
     "check_hooks",
@@ -49,6 +52,8 @@ __all__ = [
     "check_manifest",
     "check_plugin",
     "make_test_hub",
+    "run_job",
+    "stock_of",
 ]
 
 TEST_SECRET_KEY = "hub-plugin-testing-" + "k" * 32
@@ -184,6 +189,67 @@ def make_test_hub(directory: Path, *plugins: object, **settings: Any) -> Hub:
     for plugin in plugins:
         hub.plugins.register(plugin)
     return hub
+
+
+def add_tenant(
+    hub: Hub,
+    slug: str = "acme",
+    *,
+    locations: tuple[str, ...] = ("main",),
+    skus: tuple[str, ...] = (),
+    timezone: str = "UTC",
+) -> int:
+    """Create a tenant with ``locations`` and one product per SKU; returns the tenant id."""
+    from hub.core import catalog
+    from hub.core.tenants import create_tenant
+
+    with hub.db.session() as session:
+        tenant = create_tenant(session, slug, slug.title(), timezone=timezone)
+        assert tenant.id is not None
+        for code in locations:
+            catalog.put_location(session, tenant.id, code, code.title())
+        if skus:
+            catalog.upsert_products(
+                session, tenant.id, [catalog.ProductIn(sku=sku, title=sku) for sku in skus]
+            )
+        return tenant.id
+
+
+def run_job(hub: Hub, tenant_id: int, plugin_id: str, job: str, **options: Any) -> dict[str, Any]:
+    """Queue ``job`` and run it to its end in this thread; returns the run as the REST API
+    shows it (``state``, ``counts``, ``errors`` …) plus its ``report`` text."""
+    from hub.core import runs
+    from hub.core.models import RunReport
+
+    run = hub.queue_job(tenant_id, plugin_id, job, options=options, actor="test")
+    assert run.id is not None
+    hub.execute_run(run.id)
+    with hub.db.read() as session:
+        stored = runs.get_run(session, tenant_id, run.id)
+        assert stored is not None
+        report = session.get(RunReport, run.id)
+        view = runs.run_dict(stored)
+        view["report"] = report.body if report is not None else None
+        return view
+
+
+def stock_of(hub: Hub, tenant_id: int, sku: str, location: str = "main") -> int | None:
+    """The quantity the hub holds for ``sku`` at ``location``, summed over the sources that
+    report it (None: no level yet)."""
+    from sqlmodel import select
+
+    from hub.core.models import InventoryLevel, Location, Product
+
+    with hub.db.read() as session:
+        row = session.exec(
+            select(InventoryLevel.quantity)
+            .join(Product, Product.id == InventoryLevel.product_id)  # type: ignore[arg-type]
+            .join(Location, Location.id == InventoryLevel.location_id)  # type: ignore[arg-type]
+            .where(
+                Product.tenant_id == tenant_id, Product.sku == sku, Location.code == location
+            )
+        ).all()
+        return None if not row else sum(int(q) for q in row)
 
 
 @pytest.fixture

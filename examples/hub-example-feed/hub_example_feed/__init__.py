@@ -1,0 +1,1 @@
+"""Example hub plugin: stock levels from a CSV feed over HTTP."""
