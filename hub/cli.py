@@ -250,6 +250,66 @@ def plugins_list(as_json: bool) -> None:
     for p in described:
         jobs = ", ".join(j["name"] for j in p["jobs"]) or "-"
         click.echo(f"{p['id']:<20} {p['version']:<8} {p['title']}  [jobs: {jobs}]")
+        for a in p["actions"]:
+            params = f"  params: {', '.join(a['params'])}" if a["params"] else ""
+            click.echo(
+                f"    action {a['name']:<20} {a['method']:<4} {a['returns']:<8} {a['title']}{params}"
+            )
+
+
+@main.command("action")
+@click.argument("tenant_slug")
+@click.argument("plugin_id")
+@click.argument("action")
+@click.option("--param", "params", multiple=True, help="name=value passed to the action.")
+def action_cmd(tenant_slug: str, plugin_id: str, action: str, params: tuple[str, ...]) -> None:
+    """Run a plugin ACTION for a tenant (as its REST route does) and print the answer: JSON,
+    CSV text, or the URL of a redirect. Parameters of a GET action are strings, as in a query
+    string; those of a POST action are read as JSON where they parse (``n=3`` is a number)."""
+    from hub.core.errors import HubError
+    from hub.core.tenants import get_tenant
+
+    hub = _hub()
+    try:
+        spec = hub.plugins.manifest(plugin_id).action(action)
+        post = spec is not None and spec.method == "POST"
+        values = {
+            name: _option_value(value) if post else value
+            for name, value in _pairs(params, "--param").items()
+        }
+        with hub.db.read() as session:
+            tenant_id = get_tenant(session, tenant_slug).id
+        result = hub.run_action(tenant_id, plugin_id, action, values, actor="cli")
+    except HubError as exc:
+        fields = "; ".join(f"{k}: {v}" for k, v in (exc.fields or {}).items())
+        raise click.ClickException(exc.detail + (f" ({fields})" if fields else "")) from None
+    if result.redirect is not None:
+        click.echo(result.redirect)
+    elif result.csv is not None and (spec is None or spec.returns == "csv"):
+        click.echo(result.csv, nl=not result.csv.endswith("\n"))
+    else:
+        click.echo(json.dumps(result.data, indent=2, default=str))
+
+
+def _pairs(items: tuple[str, ...], flag: str) -> dict[str, str]:
+    """``("a=1", "b=x")`` → ``{"a": "1", "b": "x"}``; an item without ``=`` is a usage error."""
+    pairs: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.UsageError(f"{flag} takes name=value, not {item!r}")
+        pairs[key] = value
+    return pairs
+
+
+def _option_value(value: str) -> Any:
+    """A command-line value as JSON where it looks like JSON (numbers, true, [..], {..})."""
+    if value and value[:1] in "[{0123456789tfn-":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
 
 
 # -- runs --------------------------------------------------------------------------------
@@ -270,10 +330,7 @@ def run_cmd(
     from hub.core.tenants import get_tenant
     from hub.jobs import setup_jobs
 
-    opts: dict[str, Any] = {}
-    for item in options:
-        key, _, value = item.partition("=")
-        opts[key] = json.loads(value) if value[:1] in "[{0123456789tfn" and value else value
+    opts: dict[str, Any] = {k: _option_value(v) for k, v in _pairs(options, "--option").items()}
     if force:
         opts["force"] = True
     hub = _hub()

@@ -99,6 +99,9 @@ def run_demo(var_dir: Path, secret_key: str) -> None:
         database_url=f"sqlite:///{db_path}",
         var_dir=var_dir,
         scheduler_interval_seconds=3600,
+        # The demo's vendors (3PA sandbox) and webhook receiver run on loopback.
+        allow_loopback_vendors=True,
+        allow_private_webhooks=True,
     )
     started = time.monotonic()
     import logging

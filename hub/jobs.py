@@ -101,7 +101,7 @@ class JobSystem:
             since_recover = 0.0
             while not self._stop.wait(interval):
                 try:
-                    webhooks.deliver_due(self.hub.db, self.hub.box)
+                    webhooks.deliver_due(self.hub.db, self.hub.box, self.hub.settings)
                     since_recover += interval
                     if since_recover >= recover_every:
                         since_recover = 0.0

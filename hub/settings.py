@@ -6,9 +6,11 @@ A bad value stops start-up with a message naming the variable (see :func:`load_s
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
@@ -17,6 +19,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 __all__ = ["Settings", "SettingsError", "demo_secret_key", "get_settings", "load_settings"]
 
 MIN_KEY_LENGTH = 32
+THREEPA_BASE_URL = "https://int.lightspeeddataservices.com/lsapi"
+# The vendors' real API hosts: 3PA, the R-Series API and its OAuth ("cloud") host.
+DEFAULT_VENDOR_URL_ALLOWLIST = ",".join(
+    (urlsplit(THREEPA_BASE_URL).hostname or "", "api.lightspeedapp.com", "cloud.lightspeedapp.com")
+)
+_HOST_PATTERN = re.compile(
+    r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
+)
 
 
 class SettingsError(RuntimeError):
@@ -45,8 +55,18 @@ class Settings(BaseSettings):
     scheduler_interval_seconds: float = Field(default=30.0, gt=0)
     threepa_username: str = ""
     threepa_password: str = ""
-    threepa_base_url: str = "https://int.lightspeeddataservices.com/lsapi"
+    threepa_base_url: str = THREEPA_BASE_URL
     threepa_rate_per_minute: int = Field(default=200, ge=1)
+    vendor_url_allowlist: str = Field(
+        default=DEFAULT_VENDOR_URL_ALLOWLIST,
+        description="Comma-separated hosts (or *.domain) a vendor base URL may name.",
+    )
+    allow_loopback_vendors: bool = Field(
+        default=False, description="Allow vendor URLs on loopback (local sandboxes)."
+    )
+    allow_private_webhooks: bool = Field(
+        default=False, description="Allow webhook URLs on loopback/private/link-local addresses."
+    )
     public_url: str = Field(default="http://127.0.0.1:8000", description="Base URL of this hub.")
 
     @field_validator("secret_key")
@@ -66,6 +86,16 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
+    @field_validator("vendor_url_allowlist")
+    @classmethod
+    def _host_patterns(cls, value: str) -> str:
+        for pattern in split_keys(value):
+            if not _HOST_PATTERN.match(pattern.lower()):
+                raise ValueError(
+                    f"{pattern!r} is not a host name or *.domain pattern (no scheme, no port)"
+                )
+        return value
+
     @field_validator("broker_url")
     @classmethod
     def _known_broker(cls, value: str) -> str:
@@ -82,6 +112,16 @@ class Settings(BaseSettings):
     @property
     def secret_keys(self) -> list[str]:
         return split_keys(self.secret_key)
+
+    @property
+    def vendor_host_patterns(self) -> list[str]:
+        """The allow-list as lower-case patterns, plus the host of ``HUB_THREEPA_BASE_URL``
+        (the operator's own setting, trusted like the list)."""
+        patterns = [p.lower().rstrip(".") for p in split_keys(self.vendor_url_allowlist)]
+        own = urlsplit(self.threepa_base_url).hostname
+        if own and own not in patterns:
+            patterns.append(own)
+        return patterns
 
     @property
     def embedded_broker(self) -> bool:

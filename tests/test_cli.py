@@ -19,6 +19,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HUB_DATABASE_URL", f"sqlite:///{tmp_path}/var/hub.db")
     monkeypatch.setenv("HUB_SECRET_KEY", "c" * 40)
     monkeypatch.delenv("HUB_BROKER_URL", raising=False)
+    monkeypatch.setenv("HUB_ALLOW_LOOPBACK_VENDORS", "1")  # the 3PA sandbox is on loopback
     return tmp_path
 
 
@@ -86,6 +87,7 @@ def test_run_wait_follows_the_run_to_its_end(env: Path) -> None:
             "lightspeed_dms",
             enabled=True,
             actor="test",
+            admin=True,
             config={
                 "threepa_enabled": True,
                 "threepa_username": "u",
@@ -107,3 +109,51 @@ def test_run_is_refused_with_the_reason(env: Path) -> None:
     hub("tenants", "create", "acme", "Acme")
     result = hub("run", "acme", "lightspeed_dms", "inventory_sync")
     assert result.exit_code != 0 and "not installed" in result.output
+
+
+def test_cli_runs_an_action(env: Path) -> None:
+    import json
+
+    from litestar import Litestar, MediaType, get
+
+    from hub.core import catalog
+    from hub.core.hub import Hub
+    from hub.plugin import serve_in_thread
+    from hub.settings import load_settings
+
+    pytest.importorskip("hub_example_feed", reason="`make` installs the example plugin")
+
+    @get("/stock.csv", media_type=MediaType.TEXT, sync_to_thread=False)
+    def stock() -> str:
+        return "sku,quantity\nA-1,5\nA-2,0\nA-3,7\n"
+
+    hub("tenants", "create", "acme", "Acme")
+    listed = hub("plugins", "list").output
+    assert "action preview" in listed and "params: rows" in listed
+    with serve_in_thread(Litestar([stock])) as feed:
+        h = Hub(load_settings())
+        with h.db.session() as session:
+            tenant_id = session.exec(select(Tenant.id)).one()
+            catalog.put_location(session, tenant_id, "main", "Main")
+        h.configure_install(
+            tenant_id,
+            "example_feed",
+            enabled=True,
+            actor="test",
+            admin=True,
+            config={"feed_url": f"{feed.url}/stock.csv", "location": "main"},
+        )
+        result = hub("action", "acme", "example_feed", "preview", "--param", "rows=2")
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.output) == [
+            {"sku": "A-1", "quantity": 5},
+            {"sku": "A-2", "quantity": 0},
+        ]
+        refused = hub("action", "acme", "example_feed", "preview", "--param", "rows=0")
+        assert refused.exit_code != 0 and "rows must be a number" in refused.output
+    unknown = hub("action", "acme", "example_feed", "nope")
+    assert unknown.exit_code != 0 and "no action 'nope'" in unknown.output
+    undeclared = hub("action", "acme", "example_feed", "preview", "--param", "colour=red")
+    assert undeclared.exit_code != 0 and "params.colour" in undeclared.output
+    malformed = hub("action", "acme", "example_feed", "preview", "--param", "rows")
+    assert malformed.exit_code != 0 and "name=value" in malformed.output

@@ -207,7 +207,7 @@ def _spec(description: str) -> ResponseSpec:
 ERROR_RESPONSES: dict[int, ResponseSpec] = {
     400: _spec("Malformed request (bad JSON, bad cursor)"),
     401: _spec("No key or a bad key"),
-    403: _spec("The key may not do this"),
+    403: _spec("The key may not do this (`admin_only`: a field only an admin key may change)"),
     404: _spec("Not found (or another tenant's)"),
     409: _spec("Conflict"),
     413: _spec("Request body too large"),

@@ -18,7 +18,18 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import RedocRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
-from hub.api import audit, catalog, ops, orders, plugins, runs, tenants, webhooks
+from hub.api import (
+    actions,
+    audit,
+    catalog,
+    listings,
+    ops,
+    orders,
+    plugins,
+    runs,
+    tenants,
+    webhooks,
+)
 from hub.api._auth import (
     AuthCache,
     RateLimiter,
@@ -45,6 +56,8 @@ def build_api_router() -> Router:
         route_handlers=[
             tenant_one,
             plugins.build_installs_router(),
+            actions.build_router(),
+            listings.build_router(),
             catalog.build_router(),
             orders.build_router(),
             runs.build_router(),

@@ -2,13 +2,14 @@
 
 A PUT validates the config against the plugin's model (422 naming ``config.<field>``); a
 secret left out (or sent back as ``"********"``) keeps its stored value; a GET shows secrets
-as ``"********"``.
+as ``"********"``. Fields marked ``x-admin-only`` (vendor base URLs) change only with an
+admin key (403 ``admin_only``) and only to an allowed URL (422; see :mod:`hub.core.outbound`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Response, Router, get, post, put
@@ -22,6 +23,7 @@ from hub.core.models import PluginInstall
 from hub.core.tenants import TenantInfo
 
 __all__ = [
+    "ActionOut",
     "ConnectionOut",
     "InstallIn",
     "InstallOut",
@@ -43,6 +45,19 @@ class JobOut(msgspec.Struct):
     default_schedule: dict[str, Any] | None
 
 
+class ActionOut(msgspec.Struct):
+    """A plugin action (``ActionSpec``), run at
+    ``/api/v1/tenants/{slug}/plugins/{plugin_id}/actions/{name}`` with ``method``."""
+
+    name: str
+    title: str
+    method: Literal["GET", "POST"]
+    returns: Literal["json", "csv", "redirect"]
+    description: str
+    params: dict[str, str]
+    needs_connection: bool
+
+
 class PluginOut(msgspec.Struct):
     """An available plugin (``PluginManager.describe()``)."""
 
@@ -53,6 +68,8 @@ class PluginOut(msgspec.Struct):
     capabilities: list[str]
     jobs: list[JobOut]
     config_schema: dict[str, Any]
+    actions: list[ActionOut] = msgspec.field(default_factory=list)
+    connects: bool = False
 
 
 class PluginList(msgspec.Struct):
@@ -107,7 +124,8 @@ class QueuedRun(msgspec.Struct):
     summary="Available plugins",
 )
 def list_plugins(hub: Hub) -> PluginList:
-    """Every registered plugin: id, title, version, capabilities, jobs and config schema."""
+    """Every registered plugin: id, title, version, capabilities, jobs, actions, whether it
+    connects through OAuth (``connects``) and its config schema."""
     return PluginList(msgspec.convert(hub.plugins.describe(), list[PluginOut]))
 
 
@@ -139,9 +157,17 @@ def list_installs(hub: Hub, tenant: TenantInfo) -> InstallList:
 def put_install(
     data: InstallIn, hub: Hub, tenant: TenantInfo, caller: Caller, plugin_id: PluginId
 ) -> InstallOut:
-    """Store ``{enabled, config}``: 422 naming the fields; a secret left out is kept."""
+    """Store ``{enabled, config}``: 422 naming the fields; a secret or an admin-only field
+    left out is kept. Changing an admin-only field (``x-admin-only`` in the schema: vendor
+    URLs) takes an admin key (else 403 ``admin_only``), and the URL must be allowed by
+    ``HUB_VENDOR_URL_ALLOWLIST`` (else 422)."""
     hub.configure_install(
-        tenant.id, plugin_id, enabled=data.enabled, config=data.config, actor=caller.actor
+        tenant.id,
+        plugin_id,
+        enabled=data.enabled,
+        config=data.config,
+        actor=caller.actor,
+        admin=caller.is_admin,
     )
     return _install_out(hub, tenant.id, plugin_id)
 

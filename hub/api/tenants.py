@@ -27,6 +27,7 @@ from hub.core.hub import Hub
 from hub.core.models import (
     ApiKey,
     AuditEvent,
+    ChangeCounter,
     InventoryLevel,
     Location,
     Order,
@@ -172,6 +173,7 @@ def delete_tenant(
         )
         session.execute(sql_delete(InventoryLevel).where(col(InventoryLevel.tenant_id) == tid))
         session.execute(sql_delete(Product).where(col(Product.tenant_id) == tid))
+        session.execute(sql_delete(ChangeCounter).where(col(ChangeCounter.tenant_id) == tid))
         session.execute(sql_delete(Location).where(col(Location.tenant_id) == tid))
         session.execute(sql_delete(ApiKey).where(col(ApiKey.tenant_id) == tid))
         session.execute(

@@ -81,9 +81,20 @@ def _subscription(session: Session, tenant_id: int, subscription_id: int) -> Web
 def create_webhook(
     data: SubscriptionIn, hub: Hub, tenant: TenantInfo, caller: Caller
 ) -> SubscriptionOut:
-    """Subscribe ``url`` to ``events`` (422 naming the fields); 201 without the secret."""
+    """Subscribe ``url`` to ``events`` (422 naming the fields); 201 without the secret.
+
+    The URL must reach a public address: loopback, private and link-local targets are
+    refused (422 on ``url``) unless the hub sets ``HUB_ALLOW_PRIVATE_WEBHOOKS``."""
     with hub.db.session() as session:
-        row = create_subscription(session, hub.box, tenant.id, data.url, data.events, data.secret)
+        row = create_subscription(
+            session,
+            hub.box,
+            tenant.id,
+            data.url,
+            data.events,
+            data.secret,
+            settings=hub.settings,
+        )
         audit.record(
             session,
             actor=caller.actor,

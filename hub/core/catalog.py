@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlmodel import Session, col, select
 
+from hub.core.changes import transaction_seq
 from hub.core.models import Location, Product
 from hub.core.records import CATALOGS, normalise_brand, normalise_part_number
 from hub.core.types import utcnow
@@ -88,7 +89,8 @@ def upsert_products(session: Session, tenant_id: int, items: Sequence[ProductIn]
         )
     }
     now = utcnow()
-    created = updated = 0
+    new: list[dict[str, Any]] = []
+    changed: list[tuple[Product, dict[str, Any]]] = []
     for sku, item in by_sku.items():
         values = item.model_dump()
         values["brand_norm"] = normalise_brand(item.brand)
@@ -96,19 +98,23 @@ def upsert_products(session: Session, tenant_id: int, items: Sequence[ProductIn]
         values["sku_norm"] = normalise_part_number(item.sku)
         product = existing.get(sku)
         if product is None:
-            product = Product(tenant_id=tenant_id, **values)
-            created += 1
-        else:
-            changed = False
-            for key, value in values.items():
-                if getattr(product, key) != value:
-                    setattr(product, key, value)
-                    changed = True
-            if not changed:
-                continue
+            new.append(values)
+            continue
+        diff = {key: value for key, value in values.items() if getattr(product, key) != value}
+        if diff:
+            changed.append((product, diff))
+    if new or changed:
+        # Numbered for exporters (hub.core.changes), before any product row is written.
+        seq = transaction_seq(session, tenant_id)
+        for values in new:
+            session.add(Product(tenant_id=tenant_id, change_seq=seq, **values))
+        for product, diff in changed:
+            for key, value in diff.items():
+                setattr(product, key, value)
             product.updated_at = now
-            updated += 1
-        session.add(product)
+            product.change_seq = seq
+            session.add(product)
+    created, updated = len(new), len(changed)
     session.flush()
     ids = [
         p.id

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Conflict", "ConnectRefused", "HubError", "Invalid", "NotFound", "Refused"]
+__all__ = [
+    "AdminOnly",
+    "Conflict",
+    "ConnectRefused",
+    "HubError",
+    "Invalid",
+    "NotFound",
+    "Refused",
+]
 
 
 class HubError(Exception):
@@ -33,6 +41,14 @@ class Refused(Conflict):
     """A job or action that cannot run now (409 with the reason)."""
 
     code = "refused"
+
+
+class AdminOnly(HubError):
+    """A change only an admin key may make (a field marked ``x-admin-only``): 403, and
+    nothing is stored."""
+
+    status = 403
+    code = "admin_only"
 
 
 class Invalid(HubError):

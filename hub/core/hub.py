@@ -17,12 +17,12 @@ import anyio.to_thread
 from pydantic import BaseModel
 from sqlmodel import col, select
 
-from hub.core import audit, exports, installs, orders, runs
+from hub.core import audit, exports, installs, orders, outbound, runs
 from hub.core.crypto import SecretBox, SecretDecryptError
 from hub.core.db import Database
-from hub.core.errors import Invalid, NotFound, Refused
+from hub.core.errors import AdminOnly, HubError, Invalid, NotFound, Refused
 from hub.core.models import JobRun, PluginInstall, Tenant
-from hub.core.records import Capability, ConnectionResult, OrderView
+from hub.core.records import ActionResult, Capability, ConnectionResult, OrderView
 from hub.core.tenants import TenantInfo
 from hub.core.types import utcnow
 from hub.core.waiting import WouldWait, no_wait
@@ -149,13 +149,42 @@ class Hub:
         return ctx
 
     def configure_install(
-        self, tenant_id: int, plugin_id: str, *, enabled: bool, config: dict[str, Any], actor: str
+        self,
+        tenant_id: int,
+        plugin_id: str,
+        *,
+        enabled: bool,
+        config: dict[str, Any],
+        actor: str,
+        admin: bool = False,
     ) -> PluginInstall:
-        """Validate and store an install's config (422 naming the fields), audited."""
+        """Validate and store an install's config (422 naming the fields), audited.
+
+        ``admin`` says the caller may change admin-only fields (``x-admin-only``: vendor
+        base URLs); otherwise changing one is refused (403 ``admin_only``; sending the
+        stored value again or leaving it out is fine). A changed value, and every value an
+        admin saves, must pass the outbound rule (:mod:`hub.core.outbound`), else 422.
+        Nothing is stored when either refuses."""
         manifest = self.plugins.manifest(plugin_id)
         with self.db.read() as session:
             existing = installs.get_install(session, tenant_id, plugin_id)
         model = installs.parse_config(manifest, existing, config, self.box)
+        changed_admin_only = installs.admin_only_changes(manifest, existing, model)
+        if changed_admin_only and not admin:
+            names = ", ".join(changed_admin_only)
+            raise AdminOnly(
+                f"only an admin key may change {names} of the {plugin_id} config",
+                fields={f"config.{name}": "admin only" for name in changed_admin_only},
+            )
+        refused = {}
+        for name in manifest.admin_only_fields():
+            value = getattr(model, name, None)
+            if value and (admin or name in changed_admin_only):
+                reason = outbound.vendor_url_refusal(str(value), self.settings)
+                if reason:
+                    refused[f"config.{name}"] = reason
+        if refused:
+            raise Invalid(f"the {plugin_id} config is not valid", fields=refused)
         probe = existing or PluginInstall(id=0, tenant_id=tenant_id, plugin_id=plugin_id)
         ctx = self.context(probe, config=model)
         problems = self.plugins.validate_config(ctx)
@@ -229,6 +258,58 @@ class Hub:
                 details={"ok": result.ok},
             )
         return result
+
+    # -- actions --------------------------------------------------------------------------
+
+    def run_action(
+        self, tenant_id: int, plugin_id: str, action: str, params: dict[str, Any], actor: str
+    ) -> ActionResult:
+        """Run a plugin's declared action for a tenant's install.
+
+        404 for an unknown plugin, action or install; 409 when the install is disabled or the
+        action needs a connection the install does not have; 422 naming ``params.<name>`` for
+        a parameter the action does not declare (nothing runs). The plugin may refuse (409)
+        or reject its parameters (422) itself. A POST action (one that may change something)
+        is audited, run or refused. The HTTP method is the API's to check."""
+        spec = self.plugins.manifest(plugin_id).action(action)
+        if spec is None:
+            raise NotFound(f"plugin {plugin_id!r} has no action {action!r}")
+        unknown = sorted(set(params) - set(spec.params))
+        if unknown:
+            raise Invalid(
+                f"the {action} action takes no parameter {', '.join(unknown)}",
+                fields={f"params.{name}": "not a parameter of this action" for name in unknown},
+            )
+        with self.db.read() as session:
+            install = installs.require_install(session, tenant_id, plugin_id)
+        if not install.enabled:
+            raise Refused(f"the {plugin_id} plugin is disabled for this tenant")
+        # The install's status says whether it is connected (the connect flow sets
+        # not_connected / reconnect_needed).
+        if spec.needs_connection and install.status in ("not_connected", "reconnect_needed"):
+            raise Refused(f"the {action} action needs a connection: connect {plugin_id} first")
+        ctx = self.context(install)
+        outcome = "ok"
+        try:
+            return self.plugins.run_action(ctx, action, params)
+        except HubError as exc:
+            outcome = exc.code
+            raise
+        except Exception:
+            outcome = "error"
+            raise
+        finally:
+            if spec.method == "POST":
+                with self.db.session() as session:
+                    audit.record(
+                        session,
+                        actor=actor,
+                        action="action.run",
+                        tenant_id=tenant_id,
+                        target=f"{plugin_id}/{action}",
+                        # Parameter names only: a value may be anything the caller typed.
+                        details={"params": sorted(params), "outcome": outcome},
+                    )
 
     # -- jobs -----------------------------------------------------------------------------
 

@@ -2,7 +2,9 @@
 
 A config is the plugin's pydantic model. Fields marked with :func:`~hub.core.records.secret_field`
 are stored encrypted in ``PluginInstall.secrets`` (never in ``config``), come back masked as
-``"********"``, and keep their stored value when a PUT leaves them out.
+``"********"``, and keep their stored value when a PUT leaves them out. Fields marked with
+:func:`~hub.core.records.vendor_url_field` (``x-admin-only``) also keep their stored value
+when left out; only an admin may change one (see ``Hub.configure_install``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from hub.core.types import utcnow
 
 __all__ = [
     "MASK",
+    "admin_only_changes",
     "config_model_of",
     "get_install",
     "masked_config",
@@ -79,16 +82,50 @@ def merged_config(
     incoming: dict[str, Any],
     box: SecretBox,
 ) -> dict[str, Any]:
-    """The incoming config with left-out (or masked) secrets taken from the stored ones."""
+    """The incoming config with left-out (or masked) secrets taken from the stored ones.
+
+    Secrets the hub fills itself (``managed_secret_field``: OAuth tokens) always keep their
+    stored value; an attempt to set one by hand is refused (422) and changes nothing."""
     merged = dict(incoming)
     stored_tokens = dict(install.secrets or {}) if install is not None else {}
+    for name in manifest.managed_fields():
+        given = merged.pop(name, None)
+        if given not in (None, MASK):
+            raise Invalid(
+                f"the {manifest.id} config is not valid",
+                fields={f"config.{name}": "is filled by connecting, not by hand"},
+            )
     for name in manifest.secret_fields():
         if merged.get(name) in (None, MASK) and name in stored_tokens:
             # Kept as stored: it must still be readable (else say so and change nothing).
             merged[name] = box.decrypt(stored_tokens[name])
         elif merged.get(name) == MASK:
             merged.pop(name)
+    stored_plain = dict(install.config or {}) if install is not None else {}
+    for name in manifest.admin_only_fields():
+        # Left out: kept as stored, so a tenant's PUT need not repeat what only an admin sets.
+        if name not in merged and name in stored_plain:
+            merged[name] = stored_plain[name]
     return merged
+
+
+def admin_only_changes(
+    manifest: PluginManifest, install: PluginInstall | None, config: BaseModel
+) -> list[str]:
+    """The admin-only fields (``x-admin-only``) whose value in ``config`` differs from the
+    stored one, or from the field's default when nothing is stored yet."""
+    stored = dict(install.config or {}) if install is not None else {}
+    dumped = config.model_dump(mode="json")
+    changed = []
+    for name in manifest.admin_only_fields():
+        if name in stored:
+            before = stored[name]
+        else:
+            info = manifest.config_model.model_fields[name]
+            before = info.get_default(call_default_factory=True)
+        if dumped.get(name) != before:
+            changed.append(name)
+    return changed
 
 
 def config_model_of(
@@ -150,7 +187,10 @@ def save_install(
         changed.append("enabled")
     install.enabled = enabled
     install.config = plain
-    install.secrets = {k: box.encrypt(str(v)) for k, v in secret_values.items()}
+    # Secrets that are not config fields (state a plugin keeps with ctx.save_secrets) are
+    # not the config's to change: they survive every config change.
+    internal = {k: v for k, v in (install.secrets or {}).items() if k not in secret_names}
+    install.secrets = internal | {k: box.encrypt(str(v)) for k, v in secret_values.items()}
     install.updated_at = utcnow()
     session.add(install)
     session.flush()

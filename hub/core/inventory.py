@@ -12,6 +12,8 @@ Rules decided here (the one place they live):
   guess which vendor row is right, and that product keeps its quantity (it is not cleared).
 - ``sale_price`` None on a record leaves the stored sale price alone; ``lead_time_days`` None
   likewise.
+- Every level a batch changes or clears gets the batch's change number (one per transaction,
+  :mod:`hub.core.changes`); a batch that changes nothing takes no number and writes nothing.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
+from hub.core.changes import transaction_seq
 from hub.core.records import (
     ApplyOutcome,
     ApplyResult,
@@ -43,7 +46,7 @@ from hub.core.records import (
 )
 from hub.core.types import money, utcnow
 
-__all__ = ["apply_inventory"]
+__all__ = ["apply_inventory", "stock_by_location"]
 
 _tmp_meta = MetaData()
 _tmp_in = Table(
@@ -197,29 +200,7 @@ def apply_inventory(
     ).all()
     by_seq = {row[0]: row for row in previous}
 
-    # 3. upsert the levels that change, in one statement.
-    conn.execute(
-        text(
-            "INSERT INTO inventory_levels (tenant_id, product_id, location_id, install_id, "
-            "quantity, sale_price, lead_time_days, updated_at) "
-            "SELECT :t, m.product_id, :loc, :inst, i.quantity, "
-            + ("CAST(i.sale_price AS NUMERIC(14,4))" if is_pg else "i.sale_price")
-            + ", i.lead, :now FROM hub_apply_match m JOIN hub_apply_in i ON i.seq = m.seq "
-            "WHERE m.ok = 1 "
-            "ON CONFLICT (product_id, location_id, install_id) DO UPDATE SET "
-            "quantity = excluded.quantity, "
-            "sale_price = COALESCE(excluded.sale_price, inventory_levels.sale_price), "
-            "lead_time_days = COALESCE(excluded.lead_time_days, inventory_levels.lead_time_days), "
-            "updated_at = excluded.updated_at "
-            "WHERE inventory_levels.quantity <> excluded.quantity "
-            "OR (excluded.sale_price IS NOT NULL AND (inventory_levels.sale_price IS NULL "
-            "OR inventory_levels.sale_price <> excluded.sale_price)) "
-            "OR (excluded.lead_time_days IS NOT NULL AND (inventory_levels.lead_time_days IS NULL "
-            "OR inventory_levels.lead_time_days <> excluded.lead_time_days))"
-        ).bindparams(bindparam("now", type_=_utc_type())),
-        {**params, "now": now},
-    )
-
+    # The outcomes follow from the previous values alone, so they are known before writing.
     result = ApplyResult()
     for seq, record in enumerate(records):
         match = by_seq.get(seq)
@@ -268,6 +249,33 @@ def apply_inventory(
             )
         )
 
+    # 3. upsert the levels that change, in one statement, numbered for exporters
+    # (hub.core.changes) — only when something changes: an unchanged batch takes no number.
+    if result.changed_product_ids:
+        change_seq = transaction_seq(session, tenant_id)
+        conn.execute(
+            text(
+                "INSERT INTO inventory_levels (tenant_id, product_id, location_id, install_id, "
+                "quantity, sale_price, lead_time_days, updated_at, change_seq) "
+                "SELECT :t, m.product_id, :loc, :inst, i.quantity, "
+                + ("CAST(i.sale_price AS NUMERIC(14,4))" if is_pg else "i.sale_price")
+                + ", i.lead, :now, :seq FROM hub_apply_match m JOIN hub_apply_in i "
+                "ON i.seq = m.seq WHERE m.ok = 1 "
+                "ON CONFLICT (product_id, location_id, install_id) DO UPDATE SET "
+                "quantity = excluded.quantity, "
+                "sale_price = COALESCE(excluded.sale_price, inventory_levels.sale_price), "
+                "lead_time_days = COALESCE(excluded.lead_time_days, "
+                "inventory_levels.lead_time_days), "
+                "updated_at = excluded.updated_at, change_seq = excluded.change_seq "
+                "WHERE inventory_levels.quantity <> excluded.quantity "
+                "OR (excluded.sale_price IS NOT NULL AND (inventory_levels.sale_price IS NULL "
+                "OR inventory_levels.sale_price <> excluded.sale_price)) "
+                "OR (excluded.lead_time_days IS NOT NULL AND (inventory_levels.lead_time_days "
+                "IS NULL OR inventory_levels.lead_time_days <> excluded.lead_time_days))"
+            ).bindparams(bindparam("now", type_=_utc_type())),
+            {**params, "now": now, "seq": change_seq},
+        )
+
     # 4. clear what the batch did not report, per scope. Every candidate of an ambiguous
     # record counts as reported (hub_apply_match holds only the first of them).
     ambiguous_ids: list[int] = []
@@ -314,11 +322,11 @@ def apply_inventory(
             continue
         conn.execute(
             text(
-                "UPDATE inventory_levels SET quantity = 0, updated_at = :now WHERE id IN ("
-                "SELECT l.id FROM inventory_levels l JOIN products p ON p.id = l.product_id "
-                f"WHERE {condition})"
+                "UPDATE inventory_levels SET quantity = 0, updated_at = :now, change_seq = :seq "
+                "WHERE id IN (SELECT l.id FROM inventory_levels l JOIN products p "
+                f"ON p.id = l.product_id WHERE {condition})"
             ).bindparams(bindparam("now", type_=_utc_type()), *expanding),
-            {**scope_params, "now": now},
+            {**scope_params, "now": now, "seq": transaction_seq(session, tenant_id)},
         )
         for _level_id, product_id, sku, old_qty in cleared:
             result.changed_product_ids.add(product_id)
@@ -326,6 +334,36 @@ def apply_inventory(
                 RecordOutcome(ApplyOutcome.CLEARED, sku, sku, sku, old_qty, 0, None)
             )
     return result
+
+
+def stock_by_location(
+    session: Session,
+    tenant_id: int,
+    product_ids: Sequence[int],
+    location_ids: Sequence[int] | None = None,
+) -> dict[int, dict[str, int]]:
+    """Product id → location code → quantity, summed over every source at that location
+    (products without any level are left out); optionally only at ``location_ids``."""
+    stock: dict[int, dict[str, int]] = {}
+    ids = sorted(set(product_ids))
+    for start in range(0, len(ids), 500):
+        query = (
+            "SELECT l.product_id, c.code, SUM(l.quantity) FROM inventory_levels l "
+            "JOIN locations c ON c.id = l.location_id "
+            "WHERE l.tenant_id = :t AND l.product_id IN :ids"
+        )
+        binds = [bindparam("ids", expanding=True)]
+        params: dict[str, Any] = {"t": tenant_id, "ids": ids[start : start + 500]}
+        if location_ids is not None:
+            query += " AND l.location_id IN :locs"
+            binds.append(bindparam("locs", expanding=True))
+            params["locs"] = list(location_ids)
+        rows = session.connection().execute(
+            text(query + " GROUP BY l.product_id, c.code").bindparams(*binds), params
+        )
+        for product_id, code, quantity in rows:
+            stock.setdefault(int(product_id), {})[code] = int(quantity)
+    return stock
 
 
 def _utc_type() -> Any:

@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from hub.core.types import Money, UTCDateTime, utcnow
@@ -19,10 +19,12 @@ __all__ = [
     "ApiKey",
     "AuditEvent",
     "Binding",
+    "ChangeCounter",
     "Cursor",
     "InventoryLevel",
     "JobRun",
     "Lease",
+    "Listing",
     "Location",
     "Order",
     "OrderExport",
@@ -48,6 +50,11 @@ def _ts_opt(**kw: Any) -> Any:
 
 def _money(**kw: Any) -> Any:
     return Field(default=None, sa_type=Money, **kw)
+
+
+def _change_seq() -> Any:
+    # The change sequence of the transaction that last changed the row (hub.core.changes).
+    return Field(default=0, sa_type=BigInteger)
 
 
 def _json(default: Any) -> Any:
@@ -116,6 +123,7 @@ class Product(SQLModel, table=True):
         Index("ix_products_upc", "tenant_id", "upc"),
         Index("ix_products_ean", "tenant_id", "ean"),
         Index("ix_products_mpn", "tenant_id", "mpn"),
+        Index("ix_products_changes", "tenant_id", "change_seq", "id"),
     )
     id: int | None = Field(default=None, primary_key=True)
     tenant_id: int = Field(foreign_key="tenants.id")
@@ -135,6 +143,7 @@ class Product(SQLModel, table=True):
     sale_price: Decimal | None = _money()
     sale_starts_at: datetime | None = _ts_opt()
     sale_ends_at: datetime | None = _ts_opt()
+    change_seq: int = _change_seq()
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 
@@ -146,6 +155,7 @@ class InventoryLevel(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("product_id", "location_id", "install_id"),
         Index("ix_inventory_install_location", "install_id", "location_id"),
+        Index("ix_inventory_changes", "tenant_id", "change_seq", "id"),
     )
     id: int | None = Field(default=None, primary_key=True)
     tenant_id: int = Field(foreign_key="tenants.id", index=True)
@@ -155,6 +165,7 @@ class InventoryLevel(SQLModel, table=True):
     quantity: int = 0
     sale_price: Decimal | None = _money()
     lead_time_days: int | None = None
+    change_seq: int = _change_seq()
     updated_at: datetime = _ts()
 
 
@@ -267,7 +278,11 @@ class OrderExport(SQLModel, table=True):
 
 
 class Binding(SQLModel, table=True):
-    """Hub id ↔ vendor id for one install (OCA connector's binder), with vendor-side data."""
+    """Hub id ↔ vendor id for one install (OCA connector's binder), with vendor-side data.
+
+    ``state`` is ``bound`` (``vendor_id`` set) or ``creating``: a create on the vendor was
+    claimed by ``claimed_by`` at ``claimed_at`` and not bound yet (``vendor_id`` NULL). The
+    unique (install, kind, hub id) makes the claim exclusive; see :mod:`hub.core.bindings`."""
 
     __tablename__ = "bindings"
     __table_args__ = (
@@ -278,7 +293,10 @@ class Binding(SQLModel, table=True):
     install_id: int = Field(foreign_key="plugin_installs.id")
     kind: str = Field(max_length=32)
     hub_id: int
-    vendor_id: str = Field(max_length=128)
+    vendor_id: str | None = Field(default=None, max_length=128)
+    state: str = Field(default="bound", max_length=16)
+    claimed_at: datetime | None = _ts_opt()
+    claimed_by: str | None = Field(default=None, max_length=128)
     data: dict[str, Any] = _json({})
     updated_at: datetime = _ts()
 
@@ -377,3 +395,32 @@ class Lease(SQLModel, table=True):
     name: str = Field(max_length=200, primary_key=True)
     holder: str = Field(max_length=200)
     expires_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Listing(SQLModel, table=True):
+    """Whether one install (a sales channel) publishes one product, the product's id on the
+    vendor, and the values last pushed there (so an exporter sends only what changed)."""
+
+    __tablename__ = "listings"
+    __table_args__ = (
+        UniqueConstraint("install_id", "product_id"),
+        Index("ix_listings_changes", "install_id", "change_seq", "id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    install_id: int = Field(foreign_key="plugin_installs.id")
+    product_id: int = Field(foreign_key="products.id")
+    enabled: bool = False
+    vendor_id: str | None = Field(default=None, max_length=128)
+    last_pushed: dict[str, Any] = _json({})
+    change_seq: int = _change_seq()
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class ChangeCounter(SQLModel, table=True):
+    """A tenant's change sequence: bumped once by each transaction that changes its
+    products, inventory levels or listings (see :mod:`hub.core.changes`)."""
+
+    __tablename__ = "change_counters"
+    tenant_id: int = Field(foreign_key="tenants.id", primary_key=True)
+    seq: int = Field(default=0, sa_type=BigInteger)

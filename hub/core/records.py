@@ -33,9 +33,11 @@ __all__ = [
     "PluginManifest",
     "RecordOutcome",
     "ScheduleSpec",
+    "managed_secret_field",
     "normalise_brand",
     "normalise_part_number",
     "secret_field",
+    "vendor_url_field",
 ]
 
 Catalog = Literal["aftermarket", "oem", "private_label"]
@@ -58,6 +60,27 @@ def secret_field(default: Any = None, **kwargs: Any) -> Any:
     """A pydantic ``Field`` for a secret config value: encrypted at rest, write-only, masked."""
     extra = dict(kwargs.pop("json_schema_extra", {}) or {})
     extra.update({"writeOnly": True, "x-secret": True})
+    return Field(default=default, json_schema_extra=extra, **kwargs)
+
+
+def managed_secret_field(**kwargs: Any) -> Any:
+    """A secret the hub fills itself (OAuth tokens, from the connect flow): encrypted and
+    masked like :func:`secret_field`, ``readOnly`` in the schema, and refused (422) when a
+    config change tries to set it by hand."""
+    extra = dict(kwargs.pop("json_schema_extra", {}) or {})
+    extra.update({"readOnly": True, "x-managed": True})
+    return secret_field(None, json_schema_extra=extra, **kwargs)
+
+
+def vendor_url_field(default: str = "", **kwargs: Any) -> Any:
+    """A pydantic ``Field`` for a config value that directs the hub's outbound requests (a
+    vendor base-URL override): ``"x-admin-only": true`` in the schema, so only an admin key
+    may change it, and every value must pass :func:`hub.core.outbound.vendor_url_refusal`
+    (the allow-list) when stored and again before requests are sent. Empty means the
+    plugin's default (the vendor's real host)."""
+    extra = dict(kwargs.pop("json_schema_extra", {}) or {})
+    extra.update({"x-admin-only": True})
+    kwargs.setdefault("max_length", 500)
     return Field(default=default, json_schema_extra=extra, **kwargs)
 
 
@@ -179,6 +202,25 @@ class PluginManifest(BaseModel):
 
     def action(self, name: str) -> ActionSpec | None:
         return next((a for a in self.actions if a.name == name), None)
+
+    def managed_fields(self) -> list[str]:
+        """Names of the secret fields the hub fills itself (see :func:`managed_secret_field`)."""
+        names = []
+        for name, info in self.config_model.model_fields.items():
+            extra = info.json_schema_extra
+            if isinstance(extra, dict) and extra.get("x-managed"):
+                names.append(name)
+        return names
+
+    def admin_only_fields(self) -> list[str]:
+        """Names of the config fields only an admin key may change (see
+        :func:`vendor_url_field`)."""
+        names = []
+        for name, info in self.config_model.model_fields.items():
+            extra = info.json_schema_extra
+            if isinstance(extra, dict) and extra.get("x-admin-only"):
+                names.append(name)
+        return names
 
     def secret_fields(self) -> list[str]:
         """Names of the config fields marked secret."""

@@ -1,19 +1,28 @@
-"""Small pieces of per-install state: cursors, bindings and leases."""
+"""Small pieces of per-install state: cursors and leases (bindings: :mod:`hub.core.bindings`,
+whose ``bind`` / ``vendor_id_of`` / ``hub_id_of`` are re-exported here)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
+from hub.core.bindings import bind, hub_id_of, vendor_id_of
 from hub.core.db import Database
-from hub.core.models import Binding, Cursor, Lease
+from hub.core.models import Cursor, Lease
 from hub.core.types import utcnow
 
-__all__ = ["acquire_lease", "bind", "get_cursor", "release_lease", "set_cursor", "vendor_id_of"]
+__all__ = [
+    "acquire_lease",
+    "bind",
+    "get_cursor",
+    "hub_id_of",
+    "release_lease",
+    "set_cursor",
+    "vendor_id_of",
+]
 
 
 def get_cursor(session: Session, install_id: int, name: str) -> str | None:
@@ -29,49 +38,6 @@ def set_cursor(session: Session, install_id: int, name: str, value: str) -> None
         row.value = value
         row.updated_at = utcnow()
     session.add(row)
-
-
-def bind(
-    session: Session,
-    install_id: int,
-    kind: str,
-    hub_id: int,
-    vendor_id: str,
-    data: dict[str, Any] | None = None,
-) -> Binding:
-    row = session.exec(
-        select(Binding).where(
-            Binding.install_id == install_id, Binding.kind == kind, Binding.hub_id == hub_id
-        )
-    ).first()
-    if row is None:
-        row = Binding(
-            install_id=install_id, kind=kind, hub_id=hub_id, vendor_id=vendor_id, data=data or {}
-        )
-    else:
-        row.vendor_id = vendor_id
-        if data is not None:
-            row.data = data
-        row.updated_at = utcnow()
-    session.add(row)
-    return row
-
-
-def vendor_id_of(session: Session, install_id: int, kind: str, hub_id: int) -> str | None:
-    row = session.exec(
-        select(Binding.vendor_id).where(
-            Binding.install_id == install_id, Binding.kind == kind, Binding.hub_id == hub_id
-        )
-    ).first()
-    return row
-
-
-def hub_id_of(session: Session, install_id: int, kind: str, vendor_id: str) -> int | None:
-    return session.exec(
-        select(Binding.hub_id).where(
-            Binding.install_id == install_id, Binding.kind == kind, Binding.vendor_id == vendor_id
-        )
-    ).first()
 
 
 def acquire_lease(db: Database, name: str, holder: str, ttl: timedelta) -> bool:

@@ -25,6 +25,7 @@ from hub.core.db import Database
 from hub.core.errors import Invalid
 from hub.core.lane import Lane
 from hub.core.models import WebhookDelivery, WebhookSubscription
+from hub.core.outbound import OutboundSettings, webhook_url_refusal
 from hub.core.types import utcnow
 
 __all__ = [
@@ -50,11 +51,22 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
 
 
 def create_subscription(
-    session: Session, box: SecretBox, tenant_id: int, url: str, events: list[str], secret: str
+    session: Session,
+    box: SecretBox,
+    tenant_id: int,
+    url: str,
+    events: list[str],
+    secret: str,
+    *,
+    settings: OutboundSettings,
 ) -> WebhookSubscription:
+    """A new subscription (422 naming the fields). ``url`` must pass the outbound rule
+    (:func:`hub.core.outbound.webhook_url_refusal`: no loopback, private or link-local
+    targets unless ``HUB_ALLOW_PRIVATE_WEBHOOKS``); it is checked again at every delivery."""
     problems: dict[str, str] = {}
-    if not url.startswith(("http://", "https://")):
-        problems["url"] = "must be an http:// or https:// URL"
+    refusal = webhook_url_refusal(url, settings)
+    if refusal:
+        problems["url"] = refusal
     unknown = [e for e in events if e not in EVENTS]
     if not events or unknown:
         problems["events"] = f"must be a non-empty subset of {', '.join(EVENTS)}"
@@ -140,9 +152,18 @@ def emit_on(lane: Lane, tenant_id: int, event: str, items: Iterable[dict[str, An
 
 
 def deliver_due(
-    db: Database, box: SecretBox, *, client: httpx.Client | None = None, limit: int = 100
+    db: Database,
+    box: SecretBox,
+    settings: OutboundSettings,
+    *,
+    client: httpx.Client | None = None,
+    limit: int = 100,
 ) -> dict[str, int]:
-    """Send the deliveries that are due; returns counts by outcome (delivered, retry, failed)."""
+    """Send the deliveries that are due; returns counts by outcome (delivered, retry, failed).
+
+    Each URL passes the outbound rule again first (what its host resolves to may have
+    changed since it was stored, or the setting did): a refused one is not sent, and the
+    attempt is recorded as failed with the reason. Redirects are not followed."""
     outcome = {"delivered": 0, "retry": 0, "failed": 0}
     own = client is None
     http = client or httpx.Client(timeout=10.0)
@@ -180,8 +201,11 @@ def deliver_due(
             sub = subs.get(sub_id)
             status: int | None = None
             error = ""
+            refusal = webhook_url_refusal(sub.url, settings) if sub is not None else None
             if sub is None or not sub.active:
                 error = "subscription removed"
+            elif refusal:
+                error = f"not sent: {refusal}"[:500]
             else:
                 body = payload.encode()
                 ts = int(time.time())

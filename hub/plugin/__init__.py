@@ -38,14 +38,23 @@ from hub.core.records import (
     PluginManifest,
     RecordOutcome,
     ScheduleSpec,
+    managed_secret_field,
     normalise_brand,
     normalise_part_number,
     secret_field,
+    vendor_url_field,
 )
 from hub.core.runs import report_csv
 from hub.core.tenants import TenantInfo
 from hub.core.types import utcnow
-from hub.plugin.context import JobContext, OfferSnapshot, PluginContext, TransientJobError
+from hub.plugin.context import (
+    Claim,
+    CreateRefused,
+    JobContext,
+    OfferSnapshot,
+    PluginContext,
+    TransientJobError,
+)
 from hub.plugin.routes import VendorRequest, call_blocking, vendor_route
 from hub.plugin.spec import hookimpl
 from hub.serving import serve_in_thread
@@ -58,6 +67,7 @@ __all__ = [
     "ApplyOutcome",
     "ApplyResult",
     "Capability",
+    "Claim",
     "ClearScope",
     "ConfigProblem",
     "ConnectGrant",
@@ -65,6 +75,7 @@ __all__ = [
     "ConnectRequest",
     "ConnectedAccount",
     "ConnectionResult",
+    "CreateRefused",
     "HubError",
     "Invalid",
     "InventoryRecord",
@@ -88,6 +99,7 @@ __all__ = [
     "VendorRequest",
     "call_blocking",
     "hookimpl",
+    "managed_secret_field",
     "normalise_brand",
     "normalise_part_number",
     "report_csv",
@@ -95,4 +107,5 @@ __all__ = [
     "serve_in_thread",
     "utcnow",
     "vendor_route",
+    "vendor_url_field",
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,20 +20,46 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
-from hub.core import exports, orders, state, webhooks
+from hub.core import bindings, exports, orders, outbound, state, webhooks
+from hub.core.bindings import Claim, CreateRefused
 from hub.core.catalog import get_location
+from hub.core.changes import (
+    ChangeBatch,
+    InventoryChange,
+    ProductChange,
+    inventory_changes,
+    iter_changes,
+    product_changes,
+)
 from hub.core.crypto import SecretBox
 from hub.core.db import Database
 from hub.core.errors import NotFound
-from hub.core.inventory import apply_inventory
+from hub.core.inventory import apply_inventory, stock_by_location
+from hub.core.listings import (
+    ListingView,
+    find_listings,
+    listing_changes,
+    page_listings,
+    put_listings,
+    record_pushed,
+)
 from hub.core.models import Location, Order, PluginInstall, Product
 from hub.core.records import ApplyResult, ClearScope, InventoryRecord, MatchRule, OrderView
 from hub.core.tenants import TenantInfo
 from hub.settings import Settings
 
-__all__ = ["JobContext", "OfferSnapshot", "PluginContext", "PluginServices", "TransientJobError"]
+__all__ = [
+    "Claim",
+    "CreateRefused",
+    "JobContext",
+    "OfferSnapshot",
+    "PluginContext",
+    "PluginServices",
+    "TransientJobError",
+]
 
 EVENT_BATCH = 500
+_CLAIM_STALE_AFTER = bindings.DEFAULT_STALE_AFTER.total_seconds()
 
 
 class TransientJobError(RuntimeError):
@@ -93,6 +119,13 @@ class PluginContext:
     def settings(self) -> Any:
         return self._hub.settings
 
+    def vendor_url_refusal(self, url: str) -> str | None:
+        """Why the hub must not send this install's vendor requests to ``url`` (a sentence),
+        or None when it may. Call it just before building a client from a configured base
+        URL: a value stored earlier, or what its host resolves to now, may no longer be
+        allowed (see :mod:`hub.core.outbound`)."""
+        return outbound.vendor_url_refusal(url, self._hub.settings)
+
     # -- catalog and inventory ---------------------------------------------------------
 
     def location(self, code: str) -> Location | None:
@@ -151,6 +184,155 @@ class PluginContext:
                 )
         return result
 
+    # -- listings and what changed (for exporters) ----------------------------------------
+    # The rules live in hub.core.listings and hub.core.changes; these only forward.
+
+    def listings(
+        self,
+        products: Iterable[int | str] | None = None,
+        *,
+        enabled: bool | None = None,
+        batch: int = 500,
+    ) -> Iterator[list[ListingView]]:
+        """This install's listings, in batches of up to ``batch`` (each read on its own):
+        those of ``products`` (ids or SKUs; unknown ones and products without a listing are
+        left out), or all of them in creation order; optionally only enabled (or disabled)
+        ones."""
+        if products is not None:
+            keys = list(products)
+            for start in range(0, len(keys), batch):
+                with self._hub.db.read() as session:
+                    found = find_listings(
+                        session,
+                        self.tenant.id,
+                        self.install_id,
+                        keys[start : start + batch],
+                        enabled=enabled,
+                    )
+                if found:
+                    yield found
+            return
+        after: int | None = None
+        while True:
+            with self._hub.db.read() as session:
+                page = page_listings(
+                    session, self.install_id, after_id=after, limit=batch, enabled=enabled
+                )
+            if not page:
+                return
+            yield [view for _, view in page]
+            if len(page) < batch:
+                return
+            after = page[-1][0]
+
+    def set_listing_enabled(
+        self, products: Iterable[int | str], enabled: bool = True, *, only_missing: bool = False
+    ) -> dict[str, int]:
+        """Enable (or disable) this install's listings of ``products`` (ids or SKUs), creating
+        the missing ones, in one transaction: ``{created, updated}``. With ``only_missing``
+        only products without a listing get one (``auto_enable_new_products``: a listing the
+        integrator disabled stays so). An unknown product raises ``Invalid``; nothing applied."""
+        with self._hub.db.session() as session:
+            return put_listings(
+                session,
+                self.tenant.id,
+                self.install_id,
+                [(key, enabled) for key in products],
+                only_missing=only_missing,
+            )
+
+    def record_pushed(
+        self,
+        pushed: Mapping[int | str, Mapping[str, Any]],
+        *,
+        vendor_ids: Mapping[int | str, str] | None = None,
+    ) -> int:
+        """Remember what was pushed to the vendor, per product (id or SKU): the top-level keys
+        of ``pushed[product]`` are merged into its listing's ``last_pushed`` (None removes a
+        key), and ``vendor_ids[product]`` becomes its vendor id — all in one transaction.
+        Every product must have a listing of this install (else ``Invalid``, nothing
+        recorded). Does not count as a change of the listing (``changed_listings``)."""
+        with self._hub.db.session() as session:
+            return record_pushed(session, self.tenant.id, self.install_id, pushed, vendor_ids)
+
+    def changed_products(
+        self, after: str | int | None = None, *, batch: int = 500
+    ) -> Iterator[ChangeBatch[ProductChange]]:
+        """The tenant's products changed after the cursor ``after`` (any catalog field,
+        prices and cost included), in change order, in batches; each batch's ``cursor``
+        continues after it (store it once the batch is handled). ``None`` or ``0`` reads
+        every product. Never misses a change that commits late (see ``hub.core.changes``)."""
+        tenant_id = self.tenant.id
+        return iter_changes(
+            self._hub.db,
+            tenant_id,
+            after,
+            batch,
+            lambda session, position, limit, high: product_changes(
+                session, tenant_id, position, limit, high
+            ),
+        )
+
+    def changed_inventory(
+        self, after: str | int | None = None, *, location: str | None = None, batch: int = 500
+    ) -> Iterator[ChangeBatch[InventoryChange]]:
+        """The tenant's inventory levels (per product, location and source) changed after
+        ``after``, optionally at one location only (``NotFound`` if it does not exist), in
+        batches as :meth:`changed_products`. :meth:`stock` gives the sums per location."""
+        tenant_id = self.tenant.id
+        location_id: int | None = None
+        if location is not None:
+            found = self.location(location)
+            if found is None:
+                raise NotFound(f"location {location!r} does not exist")
+            location_id = found.id
+        return iter_changes(
+            self._hub.db,
+            tenant_id,
+            after,
+            batch,
+            lambda session, position, limit, high: inventory_changes(
+                session, tenant_id, position, limit, high, location_id=location_id
+            ),
+        )
+
+    def changed_listings(
+        self, after: str | int | None = None, *, enabled: bool | None = None, batch: int = 500
+    ) -> Iterator[ChangeBatch[ListingView]]:
+        """This install's listings created or enabled/disabled after ``after`` (optionally
+        only those now enabled, or disabled), in batches as :meth:`changed_products`."""
+        install_id = self.install_id
+        return iter_changes(
+            self._hub.db,
+            self.tenant.id,
+            after,
+            batch,
+            lambda session, position, limit, high: listing_changes(
+                session, install_id, position, limit, high, enabled=enabled
+            ),
+        )
+
+    def stock(
+        self, product_ids: Iterable[int], *, locations: Iterable[str] | None = None
+    ) -> dict[int, dict[str, int]]:
+        """Product id → location code → quantity summed over every source there, for
+        ``product_ids`` (optionally only at the ``locations`` codes; unknown codes count
+        nothing). Products without any inventory are left out."""
+        with self._hub.db.read() as session:
+            location_ids = None
+            if locations is not None:
+                codes = list(locations)
+                location_ids = [
+                    int(loc_id)
+                    for loc_id in session.exec(
+                        select(Location.id).where(
+                            Location.tenant_id == self.tenant.id, col(Location.code).in_(codes)
+                        )
+                    )
+                    if loc_id is not None
+                ]
+            return stock_by_location(session, self.tenant.id, list(product_ids), location_ids)
+
     # -- orders ------------------------------------------------------------------------
 
     def _order(self, session: Session, number: str) -> Order:
@@ -177,21 +359,20 @@ class PluginContext:
                 exports.mark_offered(session, first_time)
         return views
 
-    def offer_snapshot(
-        self, limit: int = 30, *, unchanged: Callable[[tuple[Any, ...]], bool] | None = None
-    ) -> OfferSnapshot:
+    def offer_snapshot(self, limit: int = 30, *, known: Any = None) -> OfferSnapshot:
         """What a polling vendor is offered: the queue (as :meth:`offer_orders`), the pending
         cancellations, and a fingerprint of both, read before them (so a document is never
         older than its fingerprint).
 
-        When ``unchanged(fingerprint)`` says the caller already holds the document for this
-        fingerprint (and nothing is offered for the first time), nothing else is read. First
-        listings are marked ``offered`` afterwards; such a snapshot is not ``reusable``."""
+        ``known`` is the fingerprint of the document the caller holds (the caller owns its
+        cache). When it is still current and nothing is offered for the first time, nothing
+        else is read: ``orders`` and ``cancellations`` are None. First listings are marked
+        ``offered`` afterwards; such a snapshot is not ``reusable``."""
         with self._hub.db.lane() as lane:
             queue = exports.queue_fingerprint(lane, self.install_id, limit)
         fingerprint = (self.config_version, queue)
         first_listing = any(row[1] == "pending" for row in queue[0])
-        if not first_listing and unchanged is not None and unchanged(fingerprint):
+        if not first_listing and known is not None and known == fingerprint:
             return OfferSnapshot(fingerprint, None, None, reusable=True)
         # Read after the fingerprint: should the queue change in between, the document is
         # newer than its fingerprint, and the next poll builds it again.
@@ -309,15 +490,91 @@ class PluginContext:
         with self._hub.db.session() as session:
             state.set_cursor(session, self.install_id, name, value)
 
+    # Bindings (hub id ↔ vendor id) and claim-before-create: the rules are
+    # hub.core.bindings'; ``kind`` is the plugin's word for the record ("product", "shop").
+
     def bind(
         self, kind: str, hub_id: int, vendor_id: str, data: dict[str, Any] | None = None
     ) -> None:
+        """Bind ``hub_id`` to ``vendor_id`` (completing a claim on it)."""
         with self._hub.db.session() as session:
-            state.bind(session, self.install_id, kind, hub_id, vendor_id, data)
+            bindings.bind(session, self.install_id, kind, hub_id, vendor_id, data)
 
     def vendor_id(self, kind: str, hub_id: int) -> str | None:
+        """The vendor id bound to ``hub_id``, or None."""
         with self._hub.db.read() as session:
-            return state.vendor_id_of(session, self.install_id, kind, hub_id)
+            return bindings.vendor_id_of(session, self.install_id, kind, hub_id)
+
+    def vendor_ids(self, kind: str, hub_ids: Iterable[int]) -> dict[int, str]:
+        """``{hub_id: vendor_id}`` for the bound ones of ``hub_ids`` (one query per 500)."""
+        with self._hub.db.read() as session:
+            return bindings.vendor_ids(session, self.install_id, kind, hub_ids)
+
+    def hub_ids(self, kind: str, vendor_ids: Iterable[str]) -> dict[str, int]:
+        """``{vendor_id: hub_id}`` for the bound ones of ``vendor_ids`` (one query per 500)."""
+        with self._hub.db.read() as session:
+            return bindings.hub_ids(session, self.install_id, kind, vendor_ids)
+
+    def claim_create(
+        self, kind: str, hub_id: int, *, stale_after: float = _CLAIM_STALE_AFTER
+    ) -> Claim:
+        """Claim the create of ``hub_id`` on the vendor, committed before it returns; call it
+        before the vendor call. ``claim.status``: ``fresh`` → create, then :meth:`bind`;
+        ``unfinished`` → an earlier attempt may have created it: look it up on the vendor
+        by its natural key, then :meth:`bind` it or create; ``busy`` → another worker claimed
+        it less than ``stale_after`` seconds ago: leave it for now; ``bound`` → nothing to
+        do (``claim.vendor_id``). :meth:`create_once` does all of this."""
+        return bindings.claim_create(
+            self._hub.db,
+            self.install_id,
+            kind,
+            hub_id,
+            self._holder(),
+            stale_after=timedelta(seconds=stale_after),
+        )
+
+    def release_claim(self, kind: str, hub_id: int) -> bool:
+        """Drop the claim on ``hub_id`` when the create definitely failed (the vendor
+        refused it); never a bound binding. True when there was a claim."""
+        with self._hub.db.session() as session:
+            return bindings.release_claim(session, self.install_id, kind, hub_id)
+
+    def create_once(
+        self,
+        kind: str,
+        hub_id: int,
+        *,
+        lookup: Callable[[], str | None],
+        create: Callable[[], str],
+        stale_after: float = _CLAIM_STALE_AFTER,
+    ) -> str:
+        """The vendor id of ``hub_id``, creating the vendor's record at most once (several
+        transactions: the claim is committed before ``create`` runs).
+
+        Bound already → its vendor id. Otherwise claims the create; after an unfinished
+        earlier attempt calls ``lookup()`` first (the vendor's record by its natural key, or
+        None) and ``create()`` only when it finds nothing. Binds the id found or created.
+        ``create`` raising :class:`CreateRefused` (the vendor definitely did not create it)
+        releases the claim and re-raises; any other exception keeps the claim, so the next
+        attempt looks up. While another worker holds a recent claim on it, raises
+        :class:`TransientJobError` (a job run is retried later)."""
+        try:
+            return bindings.create_once(
+                self._hub.db,
+                self.install_id,
+                kind,
+                hub_id,
+                self._holder(),
+                lookup=lookup,
+                create=create,
+                stale_after=timedelta(seconds=stale_after),
+            )
+        except bindings.ClaimBusy as exc:
+            raise TransientJobError(str(exc)) from exc
+
+    def _holder(self) -> str:
+        # Who holds a claim or a lease: this process and thread (one attempt at a time).
+        return f"{self._hub.worker_id}:{threading.get_ident()}"
 
     def save_secrets(self, values: dict[str, str | None]) -> None:
         """Store secret values (e.g. rotated OAuth tokens) encrypted, in one transaction."""
@@ -342,7 +599,7 @@ class PluginContext:
         """Hold a named lock shared by every process of the hub (a database lease), e.g.
         "one OAuth refresh at a time per install". Raises ``TimeoutError`` after ``wait``."""
         key = f"install:{self.install_id}:{name}"
-        holder = f"{self._hub.worker_id}:{threading.get_ident()}"
+        holder = self._holder()
         deadline = time.monotonic() + wait
         while not state.acquire_lease(self._hub.db, key, holder, timedelta(seconds=ttl)):
             if time.monotonic() > deadline:

@@ -176,13 +176,19 @@ def check_plugin(manager: PluginManager, plugin_id: str) -> None:
 
 def make_test_hub(directory: Path, *plugins: object, **settings: Any) -> Hub:
     """A :class:`~hub.core.hub.Hub` on a new SQLite database in ``directory``, with only
-    ``plugins`` registered (no built-ins, no entry points) and loopback vendors allowed."""
+    ``plugins`` registered (no built-ins, no entry points), loopback vendors and private
+    webhook targets allowed (the sandboxes and receivers of tests are on loopback)."""
     from hub.core.hub import Hub
     from hub.settings import load_settings
 
     directory.mkdir(parents=True, exist_ok=True)
     url = f"sqlite:///{(directory / 'hub.db').as_posix()}"
-    values: dict[str, Any] = {"secret_key": TEST_SECRET_KEY, "database_url": url}
+    values: dict[str, Any] = {
+        "secret_key": TEST_SECRET_KEY,
+        "database_url": url,
+        "allow_loopback_vendors": True,
+        "allow_private_webhooks": True,
+    }
     values.update(settings)
     hub = Hub(load_settings(**values), plugins=PluginManager(autoload=False, builtins=()))
     hub.db.create_all()
@@ -245,9 +251,7 @@ def stock_of(hub: Hub, tenant_id: int, sku: str, location: str = "main") -> int 
             select(InventoryLevel.quantity)
             .join(Product, Product.id == InventoryLevel.product_id)  # type: ignore[arg-type]
             .join(Location, Location.id == InventoryLevel.location_id)  # type: ignore[arg-type]
-            .where(
-                Product.tenant_id == tenant_id, Product.sku == sku, Location.code == location
-            )
+            .where(Product.tenant_id == tenant_id, Product.sku == sku, Location.code == location)
         ).all()
         return None if not row else sum(int(q) for q in row)
 

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from hub.plugin import CATALOGS, ScheduleSpec, secret_field
+from hub.plugin import CATALOGS, ScheduleSpec, secret_field, vendor_url_field
 
 __all__ = ["DmsConfig", "SupplierCode", "hash_password", "verify_password"]
 
@@ -74,8 +74,8 @@ class DmsConfig(BaseModel):
     threepa_username: str = Field(default="", max_length=200)
     threepa_password: str | None = secret_field(None, description="3PA password.")
     dealer_id: str = Field(default="", max_length=32)
-    threepa_base_url: str = Field(
-        default="", max_length=500, description="Default: the production 3PA host."
+    threepa_base_url: str = vendor_url_field(
+        description="Admin only. Default: the production 3PA host (HUB_THREEPA_BASE_URL)."
     )
     location: str = Field(default="", max_length=64)
     supplier_codes: list[SupplierCode] = Field(default_factory=list, max_length=500)

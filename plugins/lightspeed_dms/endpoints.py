@@ -266,10 +266,10 @@ class _DocumentCache:
         self._documents: dict[int, tuple[Any, bytes]] = {}
         self._lock = threading.Lock()
 
-    def get(self, install_id: int, fingerprint: Any) -> bytes | None:
+    def get(self, install_id: int) -> tuple[Any, bytes] | None:
+        """The (fingerprint, document) last built for the install, if any."""
         with self._lock:
-            cached = self._documents.get(install_id)
-        return cached[1] if cached is not None and cached[0] == fingerprint else None
+            return self._documents.get(install_id)
 
     def put(self, install_id: int, fingerprint: Any, document: bytes) -> None:
         with self._lock:
@@ -284,14 +284,10 @@ OUTSTANDING_LIMIT = 30
 
 def _outstanding(access: _Access, body: bytes) -> Response[bytes]:
     ctx, config = access.ctx, access.config
-    snapshot = ctx.offer_snapshot(
-        OUTSTANDING_LIMIT, unchanged=lambda fp: DOCUMENTS.get(ctx.install_id, fp) is not None
-    )
-    if snapshot.orders is None or snapshot.cancellations is None:
-        cached = DOCUMENTS.get(ctx.install_id, snapshot.fingerprint)
-        if cached is not None:
-            return _xml(cached)
-        snapshot = ctx.offer_snapshot(OUTSTANDING_LIMIT)  # evicted meanwhile: build it
+    cached = DOCUMENTS.get(ctx.install_id)
+    snapshot = ctx.offer_snapshot(OUTSTANDING_LIMIT, known=cached[0] if cached else None)
+    if cached is not None and (snapshot.orders is None or snapshot.cancellations is None):
+        return _xml(cached[1])
     assert snapshot.orders is not None and snapshot.cancellations is not None
     document = build_outstanding_activity(
         [to_dms_order(o, config) for o in snapshot.orders],

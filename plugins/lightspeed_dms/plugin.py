@@ -97,7 +97,7 @@ def hub_install_warnings(ctx: PluginContext) -> list[str]:
 
 @hookimpl
 def hub_test_connection(ctx: PluginContext) -> ConnectionResult:
-    from plugins.lightspeed_dms.sync import make_client
+    from plugins.lightspeed_dms.sync import VendorURLRefused, make_client
     from plugins.lightspeed_dms.threepa.client import ThreePAAuthError, ThreePAError
 
     config = _config(ctx)
@@ -105,7 +105,10 @@ def hub_test_connection(ctx: PluginContext) -> ConnectionResult:
         if config.web_orders_enabled:
             return ConnectionResult(True, "Web Orders are enabled; the DMS connects to the hub")
         return ConnectionResult(False, "neither Web Orders nor 3PA is enabled")
-    client = make_client(ctx, config)
+    try:
+        client = make_client(ctx, config)
+    except VendorURLRefused as exc:
+        return ConnectionResult(False, str(exc))
     try:
         dealers = client.dealers()
     except ThreePAAuthError:

@@ -33,7 +33,7 @@ from plugins.lightspeed_dms.threepa.client import (
 from plugins.lightspeed_dms.threepa.governor import governor_for
 from plugins.lightspeed_dms.threepa.models import PartStock, parse_stock
 
-__all__ = ["REPORT_HEADER", "make_client", "run_inventory_sync"]
+__all__ = ["REPORT_HEADER", "VendorURLRefused", "make_client", "run_inventory_sync"]
 
 REPORT_HEADER = (
     "supplier_code",
@@ -58,8 +58,19 @@ def credentials(ctx: Any, config: DmsConfig) -> tuple[str, str, str]:
     return base, settings.threepa_username, settings.threepa_password
 
 
+class VendorURLRefused(RuntimeError):
+    """The 3PA base URL is not one the hub may send requests to (the sentence says why)."""
+
+
 def make_client(ctx: Any, config: DmsConfig) -> ThreePAClient:
+    """A client of the install's 3PA host. The URL is checked again here, not only when it
+    was stored: it may predate the allow-list, or its host may resolve elsewhere now.
+
+    :raises VendorURLRefused: when the hub must not send requests there."""
     base, username, password = credentials(ctx, config)
+    refusal = ctx.vendor_url_refusal(base)
+    if refusal:
+        raise VendorURLRefused(f"the 3PA URL is refused: {refusal}")
     governor = governor_for(ctx.settings.broker_url, ctx.settings.threepa_rate_per_minute)
     return ThreePAClient(base, username, password, governor)
 
@@ -134,7 +145,12 @@ def run_inventory_sync(ctx: JobContext, *, incremental: bool = False) -> None:
     unavailable = 0
     codes = sorted(by_code)
     ctx.set_progress(0, len(codes))
-    client = make_client(ctx, config)
+    try:
+        client = make_client(ctx, config)
+    except VendorURLRefused as exc:
+        ctx.error(str(exc))
+        ctx.failed(str(exc))
+        return
 
     def fetch(supplier_code: str) -> list[PartStock] | ThreePAError:
         """One code's complete fetch, or the error that stopped it (never half a list)."""

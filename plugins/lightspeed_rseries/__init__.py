@@ -7,7 +7,10 @@ A library used by the ``lightspeed_pos`` and ``lightspeed_retail`` plugins (not 
 - :mod:`.tokens` — :class:`TokenSet`, the :class:`TokenStore` protocol, :class:`MemoryTokenStore`,
   :class:`RedisRefreshLock`;
 - :mod:`.client` — :class:`RSeriesClient` (get/iterate/create/update with retries);
-- :mod:`.governor` — leaky-bucket pacing, in-process and on Redis;
+- :mod:`.governor` — leaky-bucket pacing, in-process and on Redis; :func:`governor_for` gives
+  each account's governor (Redis when the broker is Redis);
+- :mod:`.config` — :class:`RSeriesConnectionConfig`, the config fields both plugins share
+  (client credentials, admin-only URLs, the token secrets :data:`TOKEN_SECRETS`);
 - :mod:`.query` — filter operators; :mod:`.models` — typed entities;
 - :mod:`.normalise` — the one place payload quirks are handled;
 - :mod:`.sandbox` — a local R-Series for tests and the demo.
@@ -21,12 +24,21 @@ from .errors import (
     RSeriesError,
     RSeriesUnavailableError,
 )
-from .governor import Governor, LocalGovernor, RedisGovernor, UnpacedGovernor, request_cost
+from .config import TOKEN_SECRETS, RSeriesConnectionConfig
+from .governor import (
+    Governor,
+    LocalGovernor,
+    RedisGovernor,
+    UnpacedGovernor,
+    governor_for,
+    request_cost,
+)
 from .oauth import CLOUD_URL, AuthorizationRequest, OAuthSession, TokenProvider
 from .tokens import MemoryTokenStore, RedisRefreshLock, TokenSet, TokenStore
 
 __all__ = [
     "API_URL",
+    "TOKEN_SECRETS",
     "CLOUD_URL",
     "AuthorizationRequest",
     "Governor",
@@ -37,6 +49,7 @@ __all__ = [
     "Page",
     "RSeriesAPIError",
     "RSeriesClient",
+    "RSeriesConnectionConfig",
     "RSeriesError",
     "RSeriesUnavailableError",
     "ReconnectNeeded",
@@ -46,5 +59,6 @@ __all__ = [
     "TokenSet",
     "TokenStore",
     "UnpacedGovernor",
+    "governor_for",
     "request_cost",
 ]

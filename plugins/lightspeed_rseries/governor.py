@@ -34,6 +34,7 @@ __all__ = [
     "LocalGovernor",
     "RedisGovernor",
     "UnpacedGovernor",
+    "governor_for",
     "nested_record_count",
     "parse_bucket_headers",
     "request_cost",
@@ -354,3 +355,49 @@ class RedisGovernor:
     def penalise(self, retry_after: float) -> None:
         """Hold every worker for ``retry_after`` seconds."""
         self._run("penalise", retry_after, self.capacity, self.drip_rate)
+
+
+_shared: dict[tuple[str | None, str], Governor] = {}
+_shared_lock = threading.Lock()
+_redis_clients: dict[str, Any] = {}
+
+
+def governor_for(
+    broker_url: str | None,
+    account_key: str,
+    *,
+    capacity: float = DEFAULT_BUCKET_SIZE,
+    drip_rate: float = DEFAULT_DRIP_RATE,
+) -> Governor:
+    """The governor of one R-Series account for this process: on Redis when the broker is
+    Redis (every worker of a scaled-out hub shares the account's bucket), else in-process.
+
+    Both R-Series plugins get their governor here, so two plugins of one account draw on one
+    budget. Instances are shared per (Redis URL, account), like the 3PA governor.
+
+    :param broker_url: the workers' broker URL (``embedded`` or ``redis://…``).
+    :param account_key: the account (and API client, when several use one account), e.g.
+        ``"12345"``; the Redis key is ``rseries:bucket:{account_key}``.
+    """
+    redis_url = (
+        broker_url
+        if broker_url and broker_url.startswith(("redis://", "rediss://", "unix://"))
+        else None
+    )
+    cache_key = (redis_url, account_key)
+    with _shared_lock:
+        governor = _shared.get(cache_key)
+        if governor is None:
+            if redis_url is not None:
+                import redis as redis_lib
+
+                client = _redis_clients.get(redis_url)
+                if client is None:
+                    client = _redis_clients[redis_url] = redis_lib.Redis.from_url(redis_url)
+                governor = RedisGovernor(
+                    client, f"rseries:bucket:{account_key}", capacity, drip_rate
+                )
+            else:
+                governor = LocalGovernor(capacity, drip_rate)
+            _shared[cache_key] = governor
+        return governor

@@ -1,9 +1,9 @@
 """The hub's :class:`~plugins.lightspeed_rseries.tokens.TokenStore`: tokens kept as the
 install's encrypted secrets, the refresh lock a database lease shared by every worker.
 
-Secret fields used (the plugins declare them with ``secret_field``): ``auth_token``,
-``refresh_token``; the expiry and account go in the same encrypted store as
-``token_expires_at`` / ``token_account_id`` so the pair is always written together.
+Secret fields used: :data:`~plugins.lightspeed_rseries.config.TOKEN_SECRETS`, declared once in
+the config mixin both R-Series plugins use (``auth_token``, ``refresh_token``, and the expiry
+and account in the same encrypted store, so the pair is always written together).
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 
 from hub.plugin import PluginContext
+from plugins.lightspeed_rseries.config import TOKEN_SECRETS
 from plugins.lightspeed_rseries.tokens import TokenSet
 
 __all__ = ["InstallTokenStore"]
 
-FIELDS = ("auth_token", "refresh_token", "token_expires_at", "token_account_id")
+FIELDS = TOKEN_SECRETS
 
 
 class InstallTokenStore:

@@ -56,9 +56,17 @@ def sqlite_db(tmp_path: Any) -> Iterator[Database]:
 
 
 def make_hub(db: Database, *plugins: object, **settings: Any) -> Hub:
-    """A Hub on ``db`` with only the given plugins registered (no built-ins, no entry points)."""
+    """A Hub on ``db`` with only the given plugins registered (no built-ins, no entry points);
+    loopback vendors and private webhook targets allowed unless ``settings`` says otherwise."""
+    values: dict[str, Any] = {
+        "secret_key": SECRET_KEY,
+        "database_url": db.url,
+        "allow_loopback_vendors": True,
+        "allow_private_webhooks": True,
+        **settings,
+    }
     hub = Hub(
-        load_settings(**{"secret_key": SECRET_KEY, "database_url": db.url, **settings}),
+        load_settings(**values),
         db=db,
         plugins=PluginManager(autoload=False, builtins=()),
     )

@@ -1,8 +1,9 @@
 """A small plugin the core tests register inline (and the contract tests fall back to).
 
-It declares one inventory-import job with a default schedule, exports orders, keeps a secret
-in its config, and does what a run's options ask: apply records, sleep, fail transiently
-for the first N attempts, or fail for good.
+It declares one inventory-import job with a default schedule, three actions (``greet``: POST,
+JSON; ``locations``: GET, CSV; ``open-vendor``: a redirect that needs a connection), exports
+orders, keeps a secret in its config, and does what a run's options ask: apply records,
+sleep, fail transiently for the first N attempts, or fail for good.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from hub.plugin import (
+    ActionResult,
+    ActionSpec,
     Capability,
+    Invalid,
     InventoryRecord,
     JobContext,
     JobSpec,
@@ -29,10 +33,32 @@ from hub.plugin import (
     secret_field,
 )
 
-__all__ = ["INVENTORY_JOB", "SampleConfig", "SamplePlugin"]
+__all__ = ["ACTIONS", "INVENTORY_JOB", "SampleConfig", "SamplePlugin"]
 
 INVENTORY_JOB = "inventory"
 DEFAULT_SCHEDULE = ScheduleSpec(cron="0 1,7 * * *")
+ACTIONS = (
+    ActionSpec(
+        name="greet",
+        title="Greet someone",
+        method="POST",
+        returns="json",
+        params={"name": "whom to greet"},
+    ),
+    ActionSpec(
+        name="locations",
+        title="The tenant's locations",
+        method="GET",
+        returns="csv",
+        params={"prefix": "only codes starting with this"},
+    ),
+    ActionSpec(
+        name="open-vendor",
+        title="Open the vendor's back office",
+        returns="redirect",
+        needs_connection=True,
+    ),
+)
 
 
 class SampleConfig(BaseModel):
@@ -74,7 +100,28 @@ class SamplePlugin:
             ),
             capabilities=(Capability.INVENTORY_IMPORT,)
             + ((Capability.ORDER_EXPORT,) if self.exports_orders else ()),
+            actions=ACTIONS,
         )
+
+    @hookimpl
+    def hub_plugin_action(
+        self, ctx: PluginContext, action: str, params: dict[str, Any]
+    ) -> ActionResult | None:
+        self.calls.append(("action", (action, dict(params))))
+        if action == "greet":
+            name = str(params.get("name") or "").strip()
+            if not name:
+                raise Invalid("say whom to greet", fields={"params.name": "required"})
+            return ActionResult(data={"greeting": f"Hello {name}", "tenant": ctx.tenant.slug})
+        if action == "locations":
+            codes = ctx.location_codes()
+            prefix = str(params.get("prefix", ""))
+            rows = [(code,) for code in codes if code.startswith(prefix)]
+            return ActionResult(csv=report_csv(["code"], rows))
+        if action == "open-vendor":
+            user = getattr(ctx.config, "username", "")
+            return ActionResult(redirect=f"https://vendor.example/login?user={user}")
+        return None
 
     @hookimpl
     def hub_job_schedule(self, ctx: PluginContext, job: JobSpec) -> ScheduleSpec | None:

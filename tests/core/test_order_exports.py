@@ -140,6 +140,7 @@ def test_two_pollers_acknowledging_the_same_orders_acknowledge_each_once(setup: 
             "http://127.0.0.1:9/hook",
             ["order.updated"],
             "s" * 20,
+            settings=setup.hub.settings,
         )
     place(setup, *numbers)
     contexts = [plugin_context(setup), plugin_context(setup)]

@@ -56,6 +56,7 @@ def test_applying_through_the_context_raises_inventory_changed_for_changed_produ
             "http://127.0.0.1:9/hook",
             ["inventory.changed"],
             "s" * 20,
+            settings=setup.hub.settings,
         )
     ctx = plugin_context(setup)
     ctx.apply_inventory(

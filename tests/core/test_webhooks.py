@@ -57,6 +57,7 @@ def subscribe(setup: Setup, url: str, events: list[str] | None = None) -> None:
             url,
             events or ["order.updated", "run.finished"],
             SECRET,
+            settings=setup.hub.settings,
         )
 
 
@@ -68,7 +69,13 @@ def deliveries(setup: Setup) -> list[WebhookDelivery]:
 def test_a_subscription_needs_a_url_known_events_and_a_long_secret(setup: Setup) -> None:
     with pytest.raises(Invalid) as caught, setup.hub.db.session() as session:
         webhooks.create_subscription(
-            session, setup.hub.box, setup.tenant_id, "ftp://x", ["nope"], "short"
+            session,
+            setup.hub.box,
+            setup.tenant_id,
+            "ftp://x",
+            ["nope"],
+            "short",
+            settings=setup.hub.settings,
         )
     assert set(caught.value.fields or {}) == {"url", "events", "secret"}
 
@@ -97,7 +104,7 @@ def test_events_go_only_to_subscriptions_of_the_tenant_that_want_them(setup: Set
 def test_a_delivery_is_signed_with_hmac_sha256(setup: Setup, receiver: Receiver) -> None:
     subscribe(setup, receiver.url)
     setup.hub.intake_order(setup.tenant_id, order_body("W-1"))
-    assert webhooks.deliver_due(setup.hub.db, setup.hub.box) == {
+    assert webhooks.deliver_due(setup.hub.db, setup.hub.box, setup.hub.settings) == {
         "delivered": 1,
         "retry": 0,
         "failed": 0,
@@ -114,7 +121,7 @@ def test_a_delivery_is_signed_with_hmac_sha256(setup: Setup, receiver: Receiver)
     assert payload["data"] == {"number": "W-1", "status": "open", "reason": "created"}
     row = deliveries(setup)[0]
     assert (row.state, row.attempts, row.last_status) == ("delivered", 1, 200)
-    assert webhooks.deliver_due(setup.hub.db, setup.hub.box)["delivered"] == 0
+    assert webhooks.deliver_due(setup.hub.db, setup.hub.box, setup.hub.settings)["delivered"] == 0
 
 
 def make_due(setup: Setup) -> None:
@@ -131,7 +138,7 @@ def test_a_failing_receiver_gets_retries_with_backoff_then_the_delivery_fails(
     setup.hub.intake_order(setup.tenant_id, order_body("W-1"))
     receiver.status = 500
     before = utcnow()
-    assert webhooks.deliver_due(setup.hub.db, setup.hub.box) == {
+    assert webhooks.deliver_due(setup.hub.db, setup.hub.box, setup.hub.settings) == {
         "delivered": 0,
         "retry": 1,
         "failed": 0,
@@ -146,7 +153,7 @@ def test_a_failing_receiver_gets_retries_with_backoff_then_the_delivery_fails(
     delay = (row.next_attempt_at - before).total_seconds()
     assert webhooks.BACKOFF_BASE_SECONDS <= delay < webhooks.BACKOFF_BASE_SECONDS + 5
     # Not due yet: nothing is sent.
-    assert webhooks.deliver_due(setup.hub.db, setup.hub.box) == {
+    assert webhooks.deliver_due(setup.hub.db, setup.hub.box, setup.hub.settings) == {
         "delivered": 0,
         "retry": 0,
         "failed": 0,
@@ -154,14 +161,14 @@ def test_a_failing_receiver_gets_retries_with_backoff_then_the_delivery_fails(
 
     make_due(setup)
     before = utcnow()
-    webhooks.deliver_due(setup.hub.db, setup.hub.box)
+    webhooks.deliver_due(setup.hub.db, setup.hub.box, setup.hub.settings)
     row = deliveries(setup)[0]
     assert row.attempts == 2
     assert (row.next_attempt_at - before).total_seconds() >= 2 * webhooks.BACKOFF_BASE_SECONDS
 
     for _ in range(webhooks.MAX_ATTEMPTS - 2):
         make_due(setup)
-        webhooks.deliver_due(setup.hub.db, setup.hub.box)
+        webhooks.deliver_due(setup.hub.db, setup.hub.box, setup.hub.settings)
     row = deliveries(setup)[0]
     assert (row.state, row.attempts) == ("failed", webhooks.MAX_ATTEMPTS)
     assert len(receiver.received) == webhooks.MAX_ATTEMPTS
@@ -174,7 +181,7 @@ def test_an_unreachable_receiver_is_retried(setup: Setup) -> None:
 
     subscribe(setup, f"http://127.0.0.1:{free_port()}/hook")
     setup.hub.intake_order(setup.tenant_id, order_body("W-1"))
-    assert webhooks.deliver_due(setup.hub.db, setup.hub.box)["retry"] == 1
+    assert webhooks.deliver_due(setup.hub.db, setup.hub.box, setup.hub.settings)["retry"] == 1
     row = deliveries(setup)[0]
     assert row.last_status is None
     assert row.last_error.startswith("ConnectError")

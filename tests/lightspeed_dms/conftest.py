@@ -21,11 +21,14 @@ from hub.settings import load_settings
 PASSWORD = "s3cret-pass"
 
 
-def make_hub(tmp_path: Path) -> Hub:
+def make_hub(tmp_path: Path, **overrides: Any) -> Hub:
+    """A hub with the built-in plugins; the vendor sandboxes and receivers are on loopback."""
     url = f"sqlite:///{tmp_path}/hub.db"
     db = Database(url)
     db.create_all()
-    settings = load_settings(secret_key="k" * 40, database_url=url)
+    values: dict[str, Any] = {"allow_loopback_vendors": True, "allow_private_webhooks": True}
+    values.update(overrides)
+    settings = load_settings(secret_key="k" * 40, database_url=url, **values)
     return Hub(settings, db=db, plugins=PluginManager(autoload=False))
 
 
@@ -56,6 +59,7 @@ def add_tenant(
         "lightspeed_dms",
         enabled=True,
         actor="test",
+        admin=True,
         config={
             "web_orders_enabled": True,
             "web_orders_username": username,

@@ -345,6 +345,7 @@ def test_each_change_raises_order_updated(hub: Hub, tenant_id: int, client: Test
             "http://127.0.0.1:9/hook",
             ["order.updated"],
             "0123456789abcdef",
+            settings=hub.settings,
         )
     hub.intake_order(tenant_id, order_body("W1"))
     ack(client, "W1")

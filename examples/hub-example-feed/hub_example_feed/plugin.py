@@ -14,13 +14,14 @@ from hub.plugin import (
     Capability,
     ConfigProblem,
     ConnectionResult,
-    InventoryRecord,
     Invalid,
+    InventoryRecord,
     JobContext,
     JobSpec,
     MatchRule,
     PluginContext,
     PluginManifest,
+    Refused,
     ScheduleSpec,
     TransientJobError,
     hookimpl,
@@ -74,7 +75,11 @@ def _config(ctx: PluginContext) -> FeedConfig:
     return ctx.config
 
 
-def _fetch(config: FeedConfig) -> str:
+def _fetch(ctx: PluginContext, config: FeedConfig) -> str:
+    # Checked again when the request is made: what a name resolves to can change.
+    refusal = ctx.vendor_url_refusal(config.feed_url)
+    if refusal:
+        raise FeedError(f"the feed URL is refused: {refusal}")
     headers = {"Authorization": f"Bearer {config.token}"} if config.token else {}
     response = httpx.get(config.feed_url, headers=headers, timeout=30.0)
     if response.status_code == 429 or response.status_code >= 500:
@@ -108,7 +113,7 @@ def hub_test_connection(ctx: PluginContext) -> ConnectionResult:
     if not config.feed_url:
         return ConnectionResult(False, "the feed URL is not set")
     try:
-        rows = parse_feed(_fetch(config))
+        rows = parse_feed(_fetch(ctx, config))
     except (httpx.HTTPError, TransientJobError) as exc:
         return ConnectionResult(False, f"the feed could not be read ({type(exc).__name__})")
     except FeedError as exc:
@@ -121,7 +126,10 @@ def hub_plugin_action(ctx: PluginContext, action: str, params: dict[str, Any]) -
     raw = str(params.get("rows", "10"))
     if not raw.isdigit() or not 1 <= int(raw) <= 100:
         raise Invalid("rows must be a number from 1 to 100", fields={"params.rows": raw})
-    rows = parse_feed(_fetch(_config(ctx)))[: int(raw)]
+    try:
+        rows = parse_feed(_fetch(ctx, _config(ctx)))[: int(raw)]
+    except (FeedError, httpx.HTTPError, TransientJobError) as exc:
+        raise Refused(f"the feed could not be read: {exc}") from None
     return ActionResult(data=[{"sku": r.sku, "quantity": r.quantity} for r in rows])
 
 
@@ -129,7 +137,7 @@ def hub_plugin_action(ctx: PluginContext, action: str, params: dict[str, Any]) -
 def hub_inventory_import(ctx: JobContext) -> bool:
     config = _config(ctx)
     try:
-        rows = parse_feed(_fetch(config))
+        rows = parse_feed(_fetch(ctx, config))
     except FeedError as exc:
         ctx.failed(f"the feed is not valid: {exc}")
         return True
@@ -140,7 +148,10 @@ def hub_inventory_import(ctx: JobContext) -> bool:
     ctx.attach_report(
         report_csv(
             ("line", "sku", "outcome", "old_quantity", "new_quantity"),
-            [(o.ref, o.key, o.outcome.value, o.old_quantity, o.new_quantity) for o in result.outcomes],
+            [
+                (o.ref, o.key, o.outcome.value, o.old_quantity, o.new_quantity)
+                for o in result.outcomes
+            ],
         )
     )
     return True

@@ -7,11 +7,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from hub_example_feed import plugin as feed_plugin
 from litestar import Litestar, MediaType, get
 
 from hub.plugin import serve_in_thread
 from hub.plugin.testing import add_tenant, run_job, stock_of
-from hub_example_feed import plugin as feed_plugin
 
 FEED = {"text": "sku,quantity\nA-1,5\nA-2,0\nNOPE,3\n"}
 
@@ -41,7 +41,12 @@ def test_the_feed_sets_the_stock_of_known_skus_and_reports_the_unknown(
     hub = hub_test_hub(feed_plugin, allow_loopback_vendors=True)
     tenant_id = add_tenant(hub, skus=("A-1", "A-2"))
     hub.configure_install(
-        tenant_id, "example_feed", enabled=True, config={"feed_url": feed_url}, actor="t"
+        tenant_id,
+        "example_feed",
+        enabled=True,
+        config={"feed_url": feed_url},
+        actor="t",
+        admin=True,
     )
     run = run_job(hub, tenant_id, "example_feed", "feed_import")
     assert run["state"] == "succeeded"
@@ -56,7 +61,12 @@ def test_a_broken_feed_fails_the_run_and_changes_no_stock(
     hub = hub_test_hub(feed_plugin, allow_loopback_vendors=True)
     tenant_id = add_tenant(hub, skus=("A-1",))
     hub.configure_install(
-        tenant_id, "example_feed", enabled=True, config={"feed_url": feed_url}, actor="t"
+        tenant_id,
+        "example_feed",
+        enabled=True,
+        config={"feed_url": feed_url},
+        actor="t",
+        admin=True,
     )
     assert run_job(hub, tenant_id, "example_feed", "feed_import")["state"] == "succeeded"
     FEED["text"] = "sku,quantity\nA-1,3\nA-2,five\n"

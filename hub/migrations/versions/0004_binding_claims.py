@@ -17,8 +17,19 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    # Existing rows are bindings made before claims existed: all of them are bound.
+    with op.batch_alter_table('bindings', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('state', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False, server_default='bound'))
+        batch_op.add_column(sa.Column('claimed_at', hub.core.types.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column('claimed_by', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=True))
+        batch_op.alter_column('vendor_id', existing_type=sqlmodel.sql.sqltypes.AutoString(length=128), nullable=True)
 
 
 def downgrade() -> None:
-    pass
+    # Unfinished claims have no vendor id: they cannot survive the NOT NULL column.
+    op.execute("DELETE FROM bindings WHERE state = 'creating'")
+    with op.batch_alter_table('bindings', schema=None) as batch_op:
+        batch_op.alter_column('vendor_id', existing_type=sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False)
+        batch_op.drop_column('claimed_by')
+        batch_op.drop_column('claimed_at')
+        batch_op.drop_column('state')
