@@ -68,6 +68,12 @@ class Settings(BaseSettings):
         default=False, description="Allow webhook URLs on loopback/private/link-local addresses."
     )
     public_url: str = Field(default="http://127.0.0.1:8000", description="Base URL of this hub.")
+    rseries_client_id: str = Field(
+        default="", description="Lightspeed R-Series API client id, for every install."
+    )
+    rseries_client_secret: str = Field(
+        default="", repr=False, description="Its client secret (an install may override both)."
+    )
 
     @field_validator("secret_key")
     @classmethod
@@ -96,6 +102,16 @@ class Settings(BaseSettings):
                 )
         return value
 
+    @field_validator("public_url")
+    @classmethod
+    def _public_base_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        if parts.query or parts.fragment:
+            raise ValueError("must not have a query or a fragment")
+        return value.rstrip("/")
+
     @field_validator("broker_url")
     @classmethod
     def _known_broker(cls, value: str) -> str:
@@ -122,6 +138,13 @@ class Settings(BaseSettings):
         if own and own not in patterns:
             patterns.append(own)
         return patterns
+
+    @property
+    def oauth_redirect_uri(self) -> str:
+        """The hub's one OAuth redirect URI, ``{HUB_PUBLIC_URL}/oauth/callback``: what a
+        vendor API client registers, what every authorize request and code exchange sends
+        (the one place it is built)."""
+        return f"{self.public_url}/oauth/callback"
 
     @property
     def embedded_broker(self) -> bool:

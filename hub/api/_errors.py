@@ -41,6 +41,7 @@ CODES: dict[int, str] = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    412: "precondition_failed",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_error",
@@ -125,6 +126,10 @@ def _validation_fields(request: Request[Any, Any, Any], exc: ValidationException
             continue
         message = str(item.get("message", "invalid"))
         key = item.get("key")
+        if key and message == repr(str(key)):
+            # Litestar re-checks every signature field after a body error and reports the
+            # router's path parameters (``slug``) as a KeyError: not a fault of the request.
+            continue
         if not key:
             match = _LEADING_WORD.match(message)
             key = (

@@ -19,6 +19,7 @@ Rules decided here (the one place they live):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
@@ -31,9 +32,12 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Connection
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
+from hub.core import webhooks
 from hub.core.changes import transaction_seq
+from hub.core.errors import Invalid
+from hub.core.models import InventoryLevel, Location, Product
 from hub.core.records import (
     ApplyOutcome,
     ApplyResult,
@@ -46,7 +50,15 @@ from hub.core.records import (
 )
 from hub.core.types import money, utcnow
 
-__all__ = ["apply_inventory", "stock_by_location"]
+__all__ = [
+    "SetResult",
+    "apply_inventory",
+    "emit_inventory_changed",
+    "set_quantities",
+    "stock_by_location",
+]
+
+EVENT_BATCH = 500  # SKUs per inventory.changed event
 
 _tmp_meta = MetaData()
 _tmp_in = Table(
@@ -334,6 +346,116 @@ def apply_inventory(
                 RecordOutcome(ApplyOutcome.CLEARED, sku, sku, sku, old_qty, 0, None)
             )
     return result
+
+
+@dataclass
+class SetResult:
+    """What :func:`set_quantities` did: ``updated`` and ``unchanged`` count distinct
+    (sku, location) pairs; ``changed`` is the product ids that changed, per location code."""
+
+    updated: int = 0
+    unchanged: int = 0
+    changed: dict[str, set[int]] = field(default_factory=dict)
+
+
+def set_quantities(
+    session: Session, tenant_id: int, items: Sequence[tuple[str, str, int]]
+) -> SetResult:
+    """Set quantities the integrator's own warehouse system reports — ``(sku, location code,
+    quantity)`` — as levels of no install (shown as source ``api``); the last occurrence of a
+    pair wins. An unknown SKU or location refuses the whole call (422 naming
+    ``items[n].sku`` / ``items[n].location``), nothing applied. Changed levels get the
+    transaction's change number; a call that changes nothing takes none."""
+    skus = sorted({sku for sku, _, _ in items})
+    codes = sorted({code for _, code, _ in items})
+    product_ids: dict[str, int] = {}
+    for start in range(0, len(skus), 500):
+        chunk = skus[start : start + 500]
+        for pid, sku in session.exec(
+            select(Product.id, Product.sku).where(
+                Product.tenant_id == tenant_id, col(Product.sku).in_(chunk)
+            )
+        ):
+            product_ids[sku] = int(pid or 0)
+    location_ids = {
+        code: int(lid or 0)
+        for lid, code in session.exec(
+            select(Location.id, Location.code).where(
+                Location.tenant_id == tenant_id, col(Location.code).in_(codes)
+            )
+        )
+    }
+    problems: dict[str, str] = {}
+    for n, (sku, code, _) in enumerate(items):
+        if sku not in product_ids:
+            problems[f"items[{n}].sku"] = f"no product with sku {sku!r}"
+        if code not in location_ids:
+            problems[f"items[{n}].location"] = f"no location {code!r}"
+    if problems:
+        raise Invalid(f"{len(problems)} unknown value(s); nothing was applied", fields=problems)
+    wanted = {(product_ids[sku], location_ids[code]): quantity for sku, code, quantity in items}
+
+    def plan() -> tuple[dict[tuple[int, int], InventoryLevel], list[tuple[int, int]]]:
+        existing: dict[tuple[int, int], InventoryLevel] = {}
+        pids = sorted({pid for pid, _ in wanted})
+        for start in range(0, len(pids), 500):
+            for level in session.exec(
+                select(InventoryLevel).where(
+                    col(InventoryLevel.install_id).is_(None),
+                    col(InventoryLevel.product_id).in_(pids[start : start + 500]),
+                    col(InventoryLevel.location_id).in_(sorted(location_ids.values())),
+                )
+            ):
+                existing[(level.product_id, level.location_id)] = level
+        changes = [
+            key
+            for key, quantity in wanted.items()
+            if key not in existing or existing[key].quantity != quantity
+        ]
+        return existing, changes
+
+    existing, changes = plan()
+    seq = 0
+    if changes:
+        seq = transaction_seq(session, tenant_id)
+        # Read again under the counter's lock: levels of no install have no unique key to
+        # conflict on (NULL), and every writer of them bumps first, so none is created twice.
+        existing, changes = plan()
+    now = utcnow()
+    code_of = {lid: code for code, lid in location_ids.items()}
+    result = SetResult(updated=len(changes), unchanged=len(wanted) - len(changes))
+    for key in changes:
+        product_id, location_id = key
+        level = existing.get(key) or InventoryLevel(
+            tenant_id=tenant_id, product_id=product_id, location_id=location_id, install_id=None
+        )
+        level.quantity = wanted[key]
+        level.updated_at = now
+        level.change_seq = seq
+        session.add(level)
+        result.changed.setdefault(code_of[location_id], set()).add(product_id)
+    session.flush()
+    return result
+
+
+def emit_inventory_changed(
+    session: Session, tenant_id: int, location_code: str, source: str, product_ids: set[int]
+) -> None:
+    """Raise ``inventory.changed`` for ``product_ids`` at one location (``{location, source,
+    skus}``, at most :data:`EVENT_BATCH` SKUs per event), in the caller's transaction;
+    nothing is looked up when no subscription wants it."""
+    changed = sorted(product_ids)
+    if not changed or not webhooks.wanted(session, tenant_id, "inventory.changed"):
+        return
+    for start in range(0, len(changed), EVENT_BATCH):
+        chunk = changed[start : start + EVENT_BATCH]
+        skus = list(session.exec(select(Product.sku).where(col(Product.id).in_(chunk))))
+        webhooks.emit(
+            session,
+            tenant_id,
+            "inventory.changed",
+            {"location": location_code, "source": source, "skus": sorted(skus)},
+        )
 
 
 def stock_by_location(

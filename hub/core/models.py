@@ -26,6 +26,7 @@ __all__ = [
     "Lease",
     "Listing",
     "Location",
+    "OAuthState",
     "Order",
     "OrderExport",
     "OrderLine",
@@ -98,6 +99,11 @@ class PluginInstall(SQLModel, table=True):
     secrets: dict[str, Any] = _json({})
     status: str = Field(default="ok", max_length=32)
     status_detail: str = Field(default="", max_length=1000)
+    # The OAuth connection (hub.core.connections): the account reached, when and by whom.
+    connected_account_id: str | None = Field(default=None, max_length=128)
+    connected_account_name: str | None = Field(default=None, max_length=200)
+    connected_at: datetime | None = _ts_opt()
+    connected_by: str | None = Field(default=None, max_length=200)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 
@@ -330,6 +336,10 @@ class JobRun(SQLModel, table=True):
     message: str = Field(default="", max_length=1000)
     progress_done: int = 0
     progress_total: int | None = None
+    # The last checkpoint, written in the transaction of the effects it covers:
+    # {"value": <the job's JSON>, "counts": {...}, "saved_at": iso, "attempt": n}.
+    # The attempt number in ``attempts`` is the fencing token (see hub.core.runs).
+    checkpoint: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class RunReport(SQLModel, table=True):
@@ -424,3 +434,54 @@ class ChangeCounter(SQLModel, table=True):
     __tablename__ = "change_counters"
     tenant_id: int = Field(foreign_key="tenants.id", primary_key=True)
     seq: int = Field(default=0, sa_type=BigInteger)
+
+
+class RunAttempt(SQLModel, table=True):
+    """One attempt of a run: from its claim to its end. ``outcome`` is ``running`` until then,
+    then a final state, ``retry`` (requeued after a transient error) or ``lost`` (its worker
+    stopped; requeued). ``worker_name`` is the worker's identity that survives a restart,
+    ``boot_id`` the incarnation; ``resumed_from`` the checkpoint the attempt started from."""
+
+    __tablename__ = "run_attempts"
+    __table_args__ = (UniqueConstraint("run_id", "attempt"),)
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="job_runs.id")
+    attempt: int
+    worker_name: str = Field(default="", max_length=128)
+    worker_id: str = Field(default="", max_length=128)
+    boot_id: str = Field(default="", max_length=32)
+    started_at: datetime = _ts()
+    finished_at: datetime | None = _ts_opt()
+    outcome: str = Field(default="running", max_length=16)
+    message: str = Field(default="", max_length=1000)
+    resumed_from: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )
+
+
+class RunReportPart(SQLModel, table=True):
+    """Report rows saved with a checkpoint (CSV text, the header in part 0): a resumed run's
+    report is every part plus what its last attempt adds, joined into ``run_reports`` at the
+    end."""
+
+    __tablename__ = "run_report_parts"
+    run_id: int = Field(foreign_key="job_runs.id", primary_key=True)
+    seq: int = Field(primary_key=True)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class OAuthState(SQLModel, table=True):
+    """A connect in progress (OAuth 2 ``state``): single-use, expiring, bound to an install
+    and to who started it. Only the state's SHA-256 is stored; the PKCE verifier is
+    encrypted. ``used_at`` is set (once, conditionally) when a callback takes it."""
+
+    __tablename__ = "oauth_states"
+    id: int | None = Field(default=None, primary_key=True)
+    state_hash: str = Field(max_length=64, unique=True)
+    install_id: int = Field(foreign_key="plugin_installs.id", index=True)
+    actor: str = Field(max_length=200)
+    code_verifier: str = Field(max_length=1000, description="encrypted")
+    return_to: str | None = Field(default=None, max_length=500)
+    created_at: datetime = _ts()
+    expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    used_at: datetime | None = _ts_opt()

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
-from hub.core import bindings, exports, orders, outbound, state, webhooks
+from hub.core import bindings, exports, orders, outbound, state
 from hub.core.bindings import Claim, CreateRefused
 from hub.core.catalog import get_location
 from hub.core.changes import (
@@ -34,7 +34,7 @@ from hub.core.changes import (
 from hub.core.crypto import SecretBox
 from hub.core.db import Database
 from hub.core.errors import NotFound
-from hub.core.inventory import apply_inventory, stock_by_location
+from hub.core.inventory import apply_inventory, emit_inventory_changed, stock_by_location
 from hub.core.listings import (
     ListingView,
     find_listings,
@@ -43,7 +43,7 @@ from hub.core.listings import (
     put_listings,
     record_pushed,
 )
-from hub.core.models import Location, Order, PluginInstall, Product
+from hub.core.models import Location, Order, PluginInstall
 from hub.core.records import ApplyResult, ClearScope, InventoryRecord, MatchRule, OrderView
 from hub.core.tenants import TenantInfo
 from hub.settings import Settings
@@ -58,7 +58,6 @@ __all__ = [
     "TransientJobError",
 ]
 
-EVENT_BATCH = 500
 _CLAIM_STALE_AFTER = bindings.DEFAULT_STALE_AFTER.total_seconds()
 
 
@@ -166,22 +165,9 @@ class PluginContext:
                 rule=rule,
                 clear=clear,
             )
-            changed = sorted(result.changed_product_ids)
-            if not webhooks.wanted(session, self.tenant.id, "inventory.changed"):
-                changed = []  # nobody listens: skip looking up the SKUs
-            for start in range(0, len(changed), EVENT_BATCH):
-                chunk = changed[start : start + EVENT_BATCH]
-                skus = list(session.exec(select(Product.sku).where(col(Product.id).in_(chunk))))
-                webhooks.emit(
-                    session,
-                    self.tenant.id,
-                    "inventory.changed",
-                    {
-                        "location": location_code,
-                        "source": self.plugin_id,
-                        "skus": sorted(skus),
-                    },
-                )
+            emit_inventory_changed(
+                session, self.tenant.id, location_code, self.plugin_id, result.changed_product_ids
+            )
         return result
 
     # -- listings and what changed (for exporters) ----------------------------------------
