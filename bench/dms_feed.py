@@ -266,7 +266,7 @@ def outstanding_body(hub: Hub, tenant_id: int) -> bytes:
     with hub.db.read() as session:
         install = installs.require_install(session, tenant_id, "lightspeed_dms")
     ctx = hub.context(install)
-    offered = ctx.offer_orders(limit=30)
+    offered = ctx.offer_orders()
     return build_outstanding_activity(
         [to_dms_order(o, ctx.config) for o in offered],  # type: ignore[arg-type]
         [to_dms_cancellation(o) for o in ctx.pending_cancellations()],

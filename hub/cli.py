@@ -60,6 +60,9 @@ def serve(host: str, port: int, no_scheduler: bool) -> None:
     hub = _hub()
     jobs = setup_jobs(hub)
     if hub.settings.embedded_broker:
+        # Before the worker claims anything: runs left by this process's previous incarnation
+        # are requeued at once below.
+        jobs.adopt_identity("serve")
         jobs.start_worker()
     jobs.start_maintenance()
     recovered = jobs.recover()
@@ -84,9 +87,13 @@ def worker(threads: int) -> None:
             "embedded mode runs its worker inside hub serve"
         )
     jobs = setup_jobs(hub)
+    jobs.adopt_identity("worker")
     jobs.start_worker(threads)
     jobs.start_maintenance()
-    click.echo(f"worker {hub.worker_id} started with {threads} threads; requeued {jobs.recover()}")
+    click.echo(
+        f"worker {hub.worker_name or hub.worker_id} started with {threads} threads; "
+        f"requeued {jobs.recover()}"
+    )
     _wait_forever(jobs.stop)
 
 

@@ -4,6 +4,11 @@ maintenance loop (webhook deliveries, requeuing runs whose worker died).
 Embedded (``HUB_BROKER_URL`` unset): an in-memory broker and an in-process worker inside
 ``hub serve``; the run rows make queued work survive a restart. ``redis://…``: a RedisBroker
 and any number of ``hub worker`` processes.
+
+A process that runs jobs takes a lasting worker name first (:meth:`JobSystem.adopt_identity`,
+see :mod:`hub.core.identity`), so that at start :meth:`JobSystem.recover` requeues at once the
+runs its previous incarnation left running (killed, crashed, the host rebooted), instead of
+waiting for their heartbeat to go stale and for the next maintenance pass.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from dramatiq.brokers.stub import StubBroker
 
 from hub.core import runs, webhooks
 from hub.core.hub import Hub, RunBusy
+from hub.core.identity import WorkerIdentity, acquire_identity
 from hub.plugin.context import TransientJobError
 
 __all__ = ["JobSystem", "setup_jobs"]
@@ -50,14 +56,16 @@ def run_job_run(run_id: int) -> None:
             run = session.get(JobRun, run_id)
             attempts = run.attempts if run else MAX_TRANSIENT_ATTEMPTS
         if attempts >= MAX_TRANSIENT_ATTEMPTS:
-            runs.claim(hub.db, run_id, "giving-up")
-            runs.finish(
-                hub.db,
-                run_id,
-                "failed",
-                errors=[str(exc)],
-                message=f"gave up after {attempts} attempts: {exc}",
-            )
+            last = runs.claim(hub.db, run_id, "giving-up")
+            if last is not None:
+                runs.finish(
+                    hub.db,
+                    run_id,
+                    "failed",
+                    attempt=last.attempts,
+                    errors=[str(exc)],
+                    message=f"gave up after {attempts} attempts: {exc}",
+                )
         else:
             _actor().send_with_options(args=(run_id,), delay=_backoff_ms(attempts))
 
@@ -79,6 +87,7 @@ class JobSystem:
         self.worker: dramatiq.Worker | None = None
         self._stop = threading.Event()
         self._maintenance: threading.Thread | None = None
+        self.identity: WorkerIdentity | None = None
 
     def enqueue(self, run_id: int) -> None:
         _actor().send(run_id)
@@ -87,8 +96,24 @@ class JobSystem:
         self.worker = dramatiq.Worker(self.broker, worker_threads=threads, worker_timeout=200)
         self.worker.start()
 
+    def adopt_identity(self, role: str) -> str:
+        """Take this process's lasting worker name for ``role`` (``serve``, ``worker``) before
+        any run is claimed; returns it ("" where it cannot be had)."""
+        settings = self.hub.settings
+        self.identity = acquire_identity(settings.var_dir, role, settings.worker_name)
+        if self.identity is not None:
+            self.hub.worker_name = self.identity.name
+            self.hub.boot_id = self.identity.boot_id
+        return self.hub.worker_name
+
     def recover(self) -> int:
-        """Queue again every queued run and every run whose worker died."""
+        """Queue again every queued run and every run whose worker died: at once those this
+        worker's previous incarnation left running, after the stale window the others'."""
+        own = runs.requeue_own_runs(self.hub.db, self.hub.worker_name, self.hub.boot_id)
+        if own:
+            log.warning(
+                "requeued %d run(s) left running by this worker before its restart", len(own)
+            )
         ids = runs.recoverable_runs(
             self.hub.db, timedelta(seconds=self.hub.settings.run_stale_after_seconds)
         )
@@ -118,6 +143,8 @@ class JobSystem:
             self.worker.stop(timeout=5_000)
         if self._maintenance is not None:
             self._maintenance.join(timeout=5)
+        if self.identity is not None:
+            self.identity.release()
 
     def join(self, timeout: float | None = None) -> None:
         """Wait until the in-memory queue is empty and the worker idle (embedded/tests)."""

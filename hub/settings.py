@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     run_time_limit_seconds: int = Field(default=3600, ge=1)
     run_heartbeat_seconds: float = Field(default=5.0, gt=0)
     run_stale_after_seconds: float = Field(default=60.0, gt=0)
+    worker_name: str = Field(
+        default="",
+        max_length=100,
+        description="This host's part of a worker's lasting name (default: the host name); "
+        "see hub/core/identity.py.",
+    )
     scheduler_interval_seconds: float = Field(default=30.0, gt=0)
     threepa_username: str = ""
     threepa_password: str = ""
@@ -68,6 +74,9 @@ class Settings(BaseSettings):
         default=False, description="Allow webhook URLs on loopback/private/link-local addresses."
     )
     public_url: str = Field(default="http://127.0.0.1:8000", description="Base URL of this hub.")
+    admin_session_minutes: int = Field(
+        default=480, ge=1, le=7 * 24 * 60, description="How long an admin console login lasts."
+    )
     rseries_client_id: str = Field(
         default="", description="Lightspeed R-Series API client id, for every install."
     )

@@ -26,6 +26,7 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from hub.api._errors import ApiError
+from hub.core.hub import Hub
 from hub.core.models import AuditEvent, PluginInstall, Tenant, WebhookSubscription
 
 __all__ = [
@@ -34,9 +35,11 @@ __all__ = [
     "PreconditionFailed",
     "check_if_match",
     "install_etag",
+    "install_precondition",
     "last_recorded_change",
     "lock",
     "make_etag",
+    "read_install_etag",
     "tenant_etag",
     "webhook_etag",
 ]
@@ -190,9 +193,51 @@ def last_recorded_change(
         if detail_id is not None and (event.details or {}).get("id") != detail_id:
             continue
         changed = (event.details or {}).get("changed")
-        fields = f" ({', '.join(map(str, changed))})" if isinstance(changed, list) and changed else ""
+        fields = (
+            f" ({', '.join(map(str, changed))})" if isinstance(changed, list) and changed else ""
+        )
         return (
             f"the latest recorded change: {event.action} at {_when(event.created_at)} "
             f"by {event.actor}{fields}"
         )
     return "no change of it is recorded in the audit log"
+
+
+# -- installs (the write runs in Hub.configure_install) --------------------------------------
+
+
+def _install_query(tenant_id: int, plugin_id: str) -> SelectOfScalar[PluginInstall]:
+    return select(PluginInstall).where(
+        PluginInstall.tenant_id == tenant_id, PluginInstall.plugin_id == plugin_id
+    )
+
+
+def read_install_etag(hub: Hub, tenant_id: int, plugin_id: str) -> str | None:
+    """The install's ETag now (None when it does not exist)."""
+    secret_fields = hub.plugins.manifest(plugin_id).secret_fields()
+    with hub.db.read() as session:
+        row = session.exec(_install_query(tenant_id, plugin_id)).one_or_none()
+        return install_etag(row, secret_fields) if row is not None else None
+
+
+def install_precondition(
+    hub: Hub, tenant_id: int, plugin_id: str, if_match: str | None
+) -> Callable[[Session], None] | None:
+    """The ``precondition`` of :meth:`Hub.configure_install` for an ``If-Match`` (None when
+    the request sent none)."""
+    if if_match is None:
+        return None
+    secret_fields = hub.plugins.manifest(plugin_id).secret_fields()
+
+    def check(session: Session) -> None:
+        row = lock(session, _install_query(tenant_id, plugin_id))
+        check_if_match(
+            if_match,
+            install_etag(row, secret_fields) if row is not None else None,
+            what=f"the install {plugin_id!r}",
+            last_change=lambda: last_recorded_change(
+                session, tenant_id=tenant_id, actions=("install.configured",), target=plugin_id
+            ),
+        )
+
+    return check

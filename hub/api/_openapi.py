@@ -17,7 +17,7 @@ Litestar builds the document from the handlers; this module fills in what it can
   path (Litestar's own answer lists only the methods of one of a path's routers).
 
 The document is completed once per app, lazily, when it is first rendered
-(:data:`RENDER_PLUGINS`).
+(:func:`render_plugins`).
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from litestar import Litestar, Request
+
+# Litestar keeps its msgspec schema builder private; the closed-object plugin extends it.
+from litestar._openapi.schema_generation.plugins import StructSchemaPlugin
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.plugins import (
@@ -43,8 +46,6 @@ from litestar.types import Message, Scope
 from litestar.typing import FieldDefinition
 from pydantic import BaseModel
 
-# Litestar keeps its msgspec schema builder private; the closed-object plugin extends it.
-from litestar._openapi.schema_generation.plugins import StructSchemaPlugin
 from hub.api._errors import ErrorBody
 
 if TYPE_CHECKING:
@@ -53,7 +54,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ERROR_DESCRIPTIONS",
-    "RENDER_PLUGINS",
     "TENANT_PATH",
     "AllowHeader",
     "ClosedObjectsPlugin",
@@ -61,6 +61,7 @@ __all__ = [
     "complete_document",
     "errors",
     "links",
+    "render_plugins",
 ]
 
 TENANT_PATH = "/api/v1/tenants/{slug}"
@@ -240,12 +241,27 @@ def _expand(link: Link, doc: dict[str, Any]) -> Iterator[tuple[str, dict[str, An
         yield operation["operationId"], body
 
 
+def _is_litestar_validation_answer(response: Any) -> bool:
+    # Litestar documents a 400 ``{status_code, detail, extra}`` for every handler with
+    # parameters; this API answers validation errors with 422 in the error shape instead.
+    schema = (response.get("content") or {}).get("application/json", {}).get("schema", {})
+    return isinstance(schema, dict) and "status_code" in (schema.get("properties") or {})
+
+
 def complete_document(doc: dict[str, Any], app: Litestar) -> None:
     """Add the common answers and the declared links to a rendered document (in place)."""
     for path, _method, operation in _operations(doc):
         responses = operation.setdefault("responses", {})
+        if _is_litestar_validation_answer(responses.get("400", {})):
+            del responses["400"]
+        for response in responses.values():
+            for header in (response.get("headers") or {}).values():
+                header.setdefault("schema", {"type": "string"})
         for code, description in _common_codes(path, operation).items():
-            responses.setdefault(str(code), _error_response(code, description))
+            common = _error_response(code, description)
+            response = responses.setdefault(str(code), common)
+            if "headers" in common:  # 401 and 429 always carry their header
+                response.setdefault("headers", {}).update(common["headers"])
         operation["responses"] = dict(sorted(responses.items()))
     for path, method, handler in _handlers(app):
         declared: tuple[Link, ...] = handler.opt.get("openapi_links", ())
@@ -287,8 +303,10 @@ class _Json(_Completing, JsonRenderPlugin):
     pass
 
 
-RENDER_PLUGINS: tuple[OpenAPIRenderPlugin, ...] = (_Swagger(), _Redoc(), _Json())
-"""Swagger at ``/schema``, Redoc and ``/schema/openapi.json``, all of the completed document."""
+def render_plugins() -> list[OpenAPIRenderPlugin]:
+    """Swagger at ``/schema``, Redoc and ``/schema/openapi.json``, all of the completed
+    document (for ``OpenAPIConfig(render_plugins=...)``)."""
+    return [_Swagger(), _Redoc(), _Json()]
 
 
 # -- Allow ---------------------------------------------------------------------------------
@@ -299,23 +317,31 @@ class AllowHeader:
 
     Litestar answers ``OPTIONS`` from the first router that registered the path, so a path
     served by two routers (``GET`` and ``POST /tenants``) listed only some of its methods.
-    A ``405`` already carries the full list."""
+    A ``405`` already carries the full list. The methods are read from the app's routes on
+    the first ``OPTIONS`` request."""
 
-    def __init__(self, app: Litestar) -> None:
+    def __init__(self) -> None:
+        self.allow: dict[str, str] | None = None
+
+    @staticmethod
+    def methods_by_path(app: Litestar) -> dict[str, str]:
+        """Every path template of ``app`` and its ``Allow`` value."""
         methods: dict[str, set[str]] = {}
         for path, method, _handler in _handlers(app):
             methods.setdefault(path, {"OPTIONS"}).add(method.upper())
-        self.allow = {path: ", ".join(sorted(m)) for path, m in methods.items()}
+        return {path: ", ".join(sorted(m)) for path, m in methods.items()}
 
     async def __call__(self, message: Message, scope: Scope) -> None:
         if (
-            message["type"] == "http.response.start"
-            and scope["type"] == "http"
-            and scope.get("method") == "OPTIONS"
+            message["type"] != "http.response.start"
+            or scope["type"] != "http"
+            or scope.get("method") != "OPTIONS"
         ):
-            allow = self.allow.get(scope.get("path_template") or "")
-            if allow is None:
-                return
+            return
+        if self.allow is None:
+            self.allow = self.methods_by_path(scope["app"])
+        allow = self.allow.get(scope.get("path_template") or "")
+        if allow is not None:
             headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
             headers.append((b"allow", allow.encode()))
             message["headers"] = headers

@@ -3,7 +3,8 @@
 Layout of the routes::
 
     /healthz, /metrics                         no auth
-    /schema (/schema/openapi.json, /schema/swagger, /schema/redoc …)
+    /oauth/callback                            no auth (the OAuth state is the credential)
+    /schema (/schema/openapi.json, /schema/swagger, /schema/redoc …; see hub.api._openapi)
     /api/v1/…                                  guard ``authenticate`` (401, 429)
         /plugins, /tenants                     POST /tenants: guard ``require_admin`` (403)
         /tenants/{slug}/…                      guard ``tenant_scope`` (404 for another tenant)
@@ -15,13 +16,13 @@ from __future__ import annotations
 from litestar import Litestar, Router
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import RedocRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from hub.api import (
     actions,
     audit,
     catalog,
+    connect,
     listings,
     ops,
     orders,
@@ -40,6 +41,7 @@ from hub.api._auth import (
     tenant_scope,
 )
 from hub.api._errors import exception_handlers
+from hub.api._openapi import AllowHeader, ClosedObjectsPlugin, render_plugins
 from hub.core.hub import Hub
 
 __all__ = ["API_PREFIX", "create_app"]
@@ -57,6 +59,7 @@ def build_api_router() -> Router:
             tenant_one,
             plugins.build_installs_router(),
             actions.build_router(),
+            connect.build_router(),
             listings.build_router(),
             catalog.build_router(),
             orders.build_router(),
@@ -81,7 +84,7 @@ def create_app(hub: Hub) -> Litestar:
         version="1.0.0",
         description="Multi-tenant hub between webstores and Lightspeed POS / dealer systems.",
         path="/schema",
-        render_plugins=[SwaggerRenderPlugin(), RedocRenderPlugin()],
+        render_plugins=render_plugins(),
         components=Components(
             security_schemes={
                 "BearerAuth": SecurityScheme(
@@ -92,14 +95,20 @@ def create_app(hub: Hub) -> Litestar:
         create_examples=False,
     )
     app = Litestar(
-        route_handlers=[ops.build_router(), build_api_router(), *hub.plugins.http_routes()],
+        route_handlers=[
+            ops.build_router(),
+            connect.build_callback_router(),
+            build_api_router(),
+            *hub.plugins.http_routes(),
+        ],
         dependencies={
             "hub": Provide(provide_hub, sync_to_thread=False),
             "caller": Provide(provide_caller, sync_to_thread=False),
             "tenant": Provide(provide_tenant, sync_to_thread=False),
         },
         exception_handlers=exception_handlers,
-        before_send=[api_metrics.before_send],
+        before_send=[api_metrics.before_send, AllowHeader()],
+        plugins=[ClosedObjectsPlugin()],
         openapi_config=openapi,
         request_max_body_size=hub.settings.max_body_bytes,
     )

@@ -7,12 +7,11 @@ from typing import Any
 
 import msgspec
 from litestar import Router, get
-from sqlmodel import col, select
 
 from hub.api._errors import ERROR_RESPONSES
 from hub.api._paging import Cursor, Limit, decode_cursor, next_cursor
+from hub.core.audit import page_events
 from hub.core.hub import Hub
-from hub.core.models import AuditEvent
 from hub.core.tenants import TenantInfo
 
 __all__ = ["AuditEntry", "AuditPage", "build_router"]
@@ -46,11 +45,8 @@ def list_audit(
 ) -> AuditPage:
     """Config changes, key creation, manual runs, cancellations … newest first."""
     before = decode_cursor(cursor)
-    query = select(AuditEvent).where(AuditEvent.tenant_id == tenant.id)
-    if before is not None:
-        query = query.where(col(AuditEvent.id) < before)
     with hub.db.read() as session:
-        rows = list(session.exec(query.order_by(col(AuditEvent.id).desc()).limit(limit + 1)))
+        rows = page_events(session, tenant.id, before=before, limit=limit)
     items = [
         AuditEntry(
             id=e.id or 0,

@@ -2,6 +2,9 @@
 
 ``PUT /products`` takes a JSON array of at most 1000 products (more answers 422 with
 ``fields.body``): a bulk upsert keyed by ``sku``, the last occurrence of a SKU winning.
+``PUT /inventory`` likewise takes at most 1000 ``{sku, location, quantity}``: the integrator's
+own quantities (source ``api``); an unknown SKU or location answers 422 naming it
+(``items[3].sku``) and nothing is applied.
 """
 
 from __future__ import annotations
@@ -12,19 +15,23 @@ from typing import Annotated
 
 import msgspec
 from litestar import Response, Router, get, put
-from litestar.params import Parameter
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import Body, Parameter
 from sqlmodel import Session, col, select
 
 from hub.api._errors import ERROR_RESPONSES
 from hub.api._paging import Cursor, Limit, decode_cursor, next_cursor
 from hub.core import catalog as core_catalog
+from hub.core import inventory as core_inventory
 from hub.core.errors import Invalid, NotFound
 from hub.core.hub import Hub
 from hub.core.models import InventoryLevel, Location, PluginInstall, Product
 from hub.core.tenants import TenantInfo
 
 __all__ = [
+    "InventoryIn",
     "InventoryRow",
+    "InventorySetResult",
     "LocationIn",
     "LocationOut",
     "ProductDetail",
@@ -92,6 +99,9 @@ class ProductOut(msgspec.Struct):
     sale_ends_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    # The sale price applies now: it has a start date that has come and no end date passed
+    # (a sale price without a start date is stored, not active).
+    sale_active: bool = False
 
     @classmethod
     def fields_of(cls, p: Product) -> dict[str, object]:
@@ -111,6 +121,9 @@ class ProductOut(msgspec.Struct):
             "sale_ends_at": p.sale_ends_at,
             "created_at": p.created_at,
             "updated_at": p.updated_at,
+            "sale_active": core_catalog.sale_active(
+                p.sale_price, p.sale_starts_at, p.sale_ends_at
+            ),
         }
 
     @classmethod
@@ -124,7 +137,8 @@ class ProductPage(msgspec.Struct):
 
 
 class InventoryRow(msgspec.Struct):
-    """A quantity of one product at one location, from one source (a plugin, or ``hub``)."""
+    """A quantity of one product at one location, from one source (a plugin, or ``api``:
+    the integrator's own, set with ``PUT /inventory``)."""
 
     sku: str
     location: str
@@ -133,6 +147,19 @@ class InventoryRow(msgspec.Struct):
     lead_time_days: int | None
     source: str
     updated_at: datetime
+
+
+class InventoryIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A quantity of the product ``sku`` at the location ``location``."""
+
+    sku: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    location: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    quantity: Annotated[int, msgspec.Meta(ge=0, le=1_000_000_000)]
+
+
+class InventorySetResult(msgspec.Struct):
+    updated: int
+    unchanged: int
 
 
 class InventoryPage(msgspec.Struct):
@@ -152,7 +179,12 @@ class ProductDetail(ProductOut):
 @put(
     "/locations/{code:str}",
     sync_to_thread=True,
-    responses=ERROR_RESPONSES,
+    responses={
+        201: ResponseSpec(
+            data_container=LocationOut, description="Created", generate_examples=False
+        )
+    },
+    response_description="Renamed (the location existed)",
     summary="Create or rename a location",
 )
 def put_location(
@@ -184,8 +216,15 @@ def list_locations(
 # -- products --------------------------------------------------------------------------------
 
 
-@put("/products", sync_to_thread=True, responses=ERROR_RESPONSES, summary="Upsert products")
-def put_products(data: list[core_catalog.ProductIn], hub: Hub, tenant: TenantInfo) -> UpsertResult:
+@put("/products", sync_to_thread=True, summary="Upsert products")
+def put_products(
+    data: Annotated[
+        list[core_catalog.ProductIn],
+        Body(max_items=MAX_PRODUCTS_PER_CALL, description="At most 1000 products, keyed by sku"),
+    ],
+    hub: Hub,
+    tenant: TenantInfo,
+) -> UpsertResult:
     """Create or update up to 1000 products by SKU: ``{created, updated}``."""
     if len(data) > MAX_PRODUCTS_PER_CALL:
         raise Invalid(
@@ -248,7 +287,7 @@ def _row(level: InventoryLevel, sku: str, location: str, source: str | None) -> 
         quantity=level.quantity,
         sale_price=_money(level.sale_price),
         lead_time_days=level.lead_time_days,
-        source=source or "hub",
+        source=source or "api",
         updated_at=level.updated_at,
     )
 
@@ -287,6 +326,24 @@ def list_inventory(
     )
 
 
+@put("/inventory", sync_to_thread=True, responses=ERROR_RESPONSES, summary="Set inventory")
+def put_inventory(data: list[InventoryIn], hub: Hub, tenant: TenantInfo) -> InventorySetResult:
+    """Set up to 1000 quantities ``{sku, location, quantity}`` (source ``api``):
+    ``{updated, unchanged}``; raises ``inventory.changed`` for what changed."""
+    if len(data) > MAX_PRODUCTS_PER_CALL:
+        raise Invalid(
+            f"at most {MAX_PRODUCTS_PER_CALL} quantities per call",
+            fields={"body": f"at most {MAX_PRODUCTS_PER_CALL} items"},
+        )
+    with hub.db.session() as session:
+        result = core_inventory.set_quantities(
+            session, tenant.id, [(i.sku, i.location, i.quantity) for i in data]
+        )
+        for code, product_ids in sorted(result.changed.items()):
+            core_inventory.emit_inventory_changed(session, tenant.id, code, "api", product_ids)
+    return InventorySetResult(updated=result.updated, unchanged=result.unchanged)
+
+
 def build_router() -> Router:
     """Locations, products and inventory under ``/api/v1/tenants/{slug}``."""
     return Router(
@@ -298,6 +355,7 @@ def build_router() -> Router:
             list_products,
             get_product,
             list_inventory,
+            put_inventory,
         ],
         tags=["catalog"],
     )

@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 from litestar import MediaType, Request, Response, Router, get
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.types import Message, Scope
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -105,7 +106,19 @@ def _database_ok(hub: Hub) -> bool:
         return False
 
 
-@get("/healthz", sync_to_thread=True, tags=["operations"], summary="Liveness and database check")
+@get(
+    "/healthz",
+    sync_to_thread=True,
+    tags=["operations"],
+    summary="Liveness and database check",
+    responses={
+        503: ResponseSpec(
+            data_container=Health,
+            description="The database does not answer",
+            generate_examples=False,
+        )
+    },
+)
 def healthz(request: Request[Any, Any, Any]) -> Response[Health]:
     """200 when the database answers, else 503."""
     ok = _database_ok(request.app.state.hub)

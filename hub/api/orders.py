@@ -13,23 +13,34 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Response, Router, get, post
 from litestar.params import Parameter
-from sqlmodel import col, select
 
 from hub.api._auth import Caller
 from hub.api._errors import ERROR_RESPONSES
+from hub.api._openapi import TENANT_PATH, Link, errors, links
 from hub.api._paging import Cursor, Limit, decode_cursor, next_cursor
+from hub.core.exports import EXPORT_STATES
 from hub.core.hub import Hub
-from hub.core.models import Order
-from hub.core.orders import ORDER_STATUSES, OrderIn, order_detail_by_number
+from hub.core.orders import (
+    ORDER_STATUSES,
+    FulfillmentIn,
+    OrderIn,
+    PaymentAdd,
+    order_detail_by_number,
+    page_orders,
+)
 from hub.core.tenants import TenantInfo
 from hub.core.types import money
 
 __all__ = ["CancelIn", "OrderDetail", "OrderPage", "OrderSummary", "build_router"]
 
+ORDER_PATH = TENANT_PATH + "/orders/{number}"
 Number = Annotated[str, Parameter(min_length=1, max_length=64)]
 PluginId = Annotated[str, Parameter(max_length=64)]
 StatusFilter = Annotated[
     str | None, Parameter(description=f"one of {', '.join(ORDER_STATUSES)}", max_length=32)
+]
+ExportStateFilter = Annotated[
+    str | None, Parameter(description=f"one of {', '.join(EXPORT_STATES)}", max_length=16)
 ]
 
 
@@ -42,6 +53,8 @@ class OrderLineOut(msgspec.Struct):
     description: str
     canceled_quantity: int
     shipped_quantity: int
+    fulfilled_quantity: int
+    line_no: int
 
 
 class OrderNoteOut(msgspec.Struct):
@@ -88,6 +101,7 @@ class OrderDetail(msgspec.Struct):
     shipping_method: str
     tax: str
     total: str
+    balance_due: str
     comment: str
     cancel_reason: str
     created_at: datetime
@@ -127,30 +141,55 @@ def _detail(hub: Hub, tenant_id: int, number: str) -> OrderDetail:
         return OrderDetail.of(order_detail_by_number(session.connection(), tenant_id, number))
 
 
-@post("/", sync_to_thread=True, responses=ERROR_RESPONSES, summary="Create an order")
+_ORDER = {"slug": "$request.path.slug", "number": "$response.body#/number"}
+
+
+@post(
+    "/",
+    sync_to_thread=True,
+    responses=errors(
+        409,
+        e409="An order with this number exists with a different body",
+        e422="Validation failed (`fields` names each field), or the total does not equal "
+        "lines + shipping + tax (`fields.total`)",
+    ),
+    summary="Create an order",
+    opt=links(
+        Link(f"GET {ORDER_PATH}", _ORDER),
+        Link(f"POST {ORDER_PATH}/cancel", _ORDER),
+        Link(
+            f"POST {ORDER_PATH}/exports/{{plugin_id}}/retry",
+            {**_ORDER, "plugin_id": "$response.body#/exports/0/plugin_id"},
+        ),
+    ),
+)
 def create_order(data: OrderIn, hub: Hub, tenant: TenantInfo) -> Response[OrderDetail]:
     """Store an order from the webstore: 201 new, 200 same body again, 409 different body."""
     _view, created = hub.intake_order(tenant.id, data, source="api")
     return Response(_detail(hub, tenant.id, data.number), status_code=201 if created else 200)
 
 
-@get("/", sync_to_thread=True, responses=ERROR_RESPONSES, summary="List orders")
+@get("/", sync_to_thread=True, summary="List orders")
 def list_orders(
     hub: Hub,
     tenant: TenantInfo,
     cursor: Cursor = None,
     limit: Limit = 100,
     status: StatusFilter = None,
+    export_state: ExportStateFilter = None,
 ) -> OrderPage:
-    """Orders, newest first; ``status`` filters."""
+    """Orders, newest first; ``status`` filters, ``export_state`` keeps the orders with an
+    export (to any plugin) in that state, e.g. ``rejected``."""
     before = decode_cursor(cursor)
-    query = select(Order).where(Order.tenant_id == tenant.id)
-    if status is not None:
-        query = query.where(Order.status == status)
-    if before is not None:
-        query = query.where(col(Order.id) < before)
     with hub.db.read() as session:
-        rows = list(session.exec(query.order_by(col(Order.id).desc()).limit(limit + 1)))
+        rows = page_orders(
+            session,
+            tenant.id,
+            status=status,
+            export_state=export_state,
+            before=before,
+            limit=limit,
+        )
     items = [
         OrderSummary(
             number=o.number,
@@ -167,7 +206,7 @@ def list_orders(
     return OrderPage(items, next_cursor([o.id or 0 for o in rows], limit))
 
 
-@get("/{number:str}", sync_to_thread=True, responses=ERROR_RESPONSES, summary="An order")
+@get("/{number:str}", sync_to_thread=True, summary="An order")
 def get_order(hub: Hub, tenant: TenantInfo, number: Number) -> OrderDetail:
     """The order with lines, notes, shipments and exports."""
     return _detail(hub, tenant.id, number)
@@ -177,7 +216,7 @@ def get_order(hub: Hub, tenant: TenantInfo, number: Number) -> OrderDetail:
     "/{number:str}/cancel",
     status_code=200,
     sync_to_thread=True,
-    responses=ERROR_RESPONSES,
+    responses=errors(409, e409="The order is shipped or completed"),
     summary="Cancel an order",
 )
 def cancel_order(
@@ -191,7 +230,7 @@ def cancel_order(
     "/{number:str}/exports/{plugin_id:str}/retry",
     status_code=200,
     sync_to_thread=True,
-    responses=ERROR_RESPONSES,
+    responses=errors(409, e409="The export is neither rejected nor failed"),
     summary="Retry an order export",
 )
 def retry_export(
@@ -201,10 +240,52 @@ def retry_export(
     return OrderDetail.of(hub.retry_export(tenant.id, number, plugin_id, actor=caller.actor))
 
 
+@post(
+    "/{number:str}/payments",
+    sync_to_thread=True,
+    responses=ERROR_RESPONSES,
+    summary="Record a payment",
+)
+def add_payment(
+    data: PaymentAdd, hub: Hub, tenant: TenantInfo, caller: Caller, number: Number
+) -> Response[OrderDetail]:
+    """Record a payment of the order: 201 with the order and its new ``balance_due``; the
+    same ``reference`` again answers 200 and records nothing (409 when its body differs).
+    422 when a captured amount exceeds the balance due, 409 for a canceled order. An order
+    paid in full is queued for export at once."""
+    detail, added = hub.add_payment(tenant.id, number, data, actor=caller.actor)
+    return Response(OrderDetail.of(detail), status_code=201 if added else 200)
+
+
+@post(
+    "/{number:str}/fulfillments",
+    sync_to_thread=True,
+    responses=ERROR_RESPONSES,
+    summary="Record fulfilled lines",
+)
+def add_fulfillment(
+    data: FulfillmentIn, hub: Hub, tenant: TenantInfo, caller: Caller, number: Number
+) -> Response[OrderDetail]:
+    """Record lines fulfilled by a supplier or in store (by ``line_no`` or ``sku``): 201 with
+    the order and each line's ``fulfilled_quantity``; the same ``reference`` again answers
+    200 and records nothing. More than a line's open quantity: 422 naming ``lines[n]``,
+    nothing recorded."""
+    detail, added = hub.record_fulfillment(tenant.id, number, data, actor=caller.actor)
+    return Response(OrderDetail.of(detail), status_code=201 if added else 200)
+
+
 def build_router() -> Router:
     """``/orders`` under ``/api/v1/tenants/{slug}``."""
     return Router(
         "/orders",
-        route_handlers=[create_order, list_orders, get_order, cancel_order, retry_export],
+        route_handlers=[
+            create_order,
+            list_orders,
+            get_order,
+            cancel_order,
+            retry_export,
+            add_payment,
+            add_fulfillment,
+        ],
         tags=["orders"],
     )

@@ -17,7 +17,15 @@ from litestar.params import Parameter
 from sqlmodel import col, select
 
 from hub.api._auth import Caller
+from hub.api._concurrency import (
+    ETAG_HEADER,
+    IfMatch,
+    install_etag,
+    install_precondition,
+    read_install_etag,
+)
 from hub.api._errors import ERROR_RESPONSES
+from hub.api._openapi import TENANT_PATH, Link, errors, links
 from hub.core.hub import Hub
 from hub.core.models import PluginInstall
 from hub.core.tenants import TenantInfo
@@ -25,6 +33,7 @@ from hub.core.tenants import TenantInfo
 __all__ = [
     "ActionOut",
     "ConnectionOut",
+    "InstallConnection",
     "InstallIn",
     "InstallOut",
     "JobIn",
@@ -34,6 +43,7 @@ __all__ = [
     "build_installs_router",
 ]
 
+RUN_PATH = TENANT_PATH + "/runs/{run_id}"
 PluginId = Annotated[str, Parameter(max_length=64, description="e.g. lightspeed_dms")]
 JobName = Annotated[str, Parameter(max_length=64)]
 
@@ -84,8 +94,21 @@ class InstallIn(msgspec.Struct, forbid_unknown_fields=True):
     config: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
+class InstallConnection(msgspec.Struct):
+    """The OAuth connection of an install (``POST …/connect``): the account it reaches,
+    when and by whom it was connected. ``connected`` is false when never connected, after
+    ``disconnect``, and once the vendor refused its refresh (``reconnect_needed``)."""
+
+    connected: bool
+    account_id: str | None
+    account_name: str | None
+    connected_at: datetime | None
+    connected_by: str | None
+
+
 class InstallOut(msgspec.Struct):
-    """An install as the API shows it (secrets masked)."""
+    """An install as the API shows it (secrets masked). ``connection`` is null for a
+    plugin that does not connect through OAuth."""
 
     plugin_id: str
     enabled: bool
@@ -94,6 +117,7 @@ class InstallOut(msgspec.Struct):
     status_detail: str
     warnings: list[str]
     updated_at: datetime | None
+    connection: InstallConnection | None = None
 
 
 class InstallList(msgspec.Struct):
@@ -151,31 +175,50 @@ def list_installs(hub: Hub, tenant: TenantInfo) -> InstallList:
 @put(
     "/{plugin_id:str}",
     sync_to_thread=True,
-    responses=ERROR_RESPONSES,
+    responses={**ERROR_RESPONSES, **errors(412)},
+    response_headers=[ETAG_HEADER],
     summary="Configure an install",
 )
 def put_install(
-    data: InstallIn, hub: Hub, tenant: TenantInfo, caller: Caller, plugin_id: PluginId
-) -> InstallOut:
+    data: InstallIn,
+    hub: Hub,
+    tenant: TenantInfo,
+    caller: Caller,
+    plugin_id: PluginId,
+    if_match: IfMatch = None,
+) -> Response[InstallOut]:
     """Store ``{enabled, config}``: 422 naming the fields; a secret or an admin-only field
     left out is kept. Changing an admin-only field (``x-admin-only`` in the schema: vendor
     URLs) takes an admin key (else 403 ``admin_only``), and the URL must be allowed by
-    ``HUB_VENDOR_URL_ALLOWLIST`` (else 422)."""
-    hub.configure_install(
+    ``HUB_VENDOR_URL_ALLOWLIST`` (else 422). With ``If-Match``: only while the install has
+    that ETag (else 412, nothing stored); without it the last write wins."""
+    install = hub.configure_install(
         tenant.id,
         plugin_id,
         enabled=data.enabled,
         config=data.config,
         actor=caller.actor,
         admin=caller.is_admin,
+        precondition=install_precondition(hub, tenant.id, plugin_id, if_match),
     )
-    return _install_out(hub, tenant.id, plugin_id)
+    etag = install_etag(install, hub.plugins.manifest(plugin_id).secret_fields())
+    return Response(_install_out(hub, tenant.id, plugin_id), headers={"ETag": etag})
 
 
-@get("/{plugin_id:str}", sync_to_thread=True, responses=ERROR_RESPONSES, summary="An install")
-def get_install(hub: Hub, tenant: TenantInfo, plugin_id: PluginId) -> InstallOut:
-    """``{plugin_id, enabled, config, status, warnings}``; secrets as ``"********"``."""
-    return _install_out(hub, tenant.id, plugin_id)
+@get(
+    "/{plugin_id:str}",
+    sync_to_thread=True,
+    responses=ERROR_RESPONSES,
+    response_headers=[ETAG_HEADER],
+    summary="An install",
+)
+def get_install(hub: Hub, tenant: TenantInfo, plugin_id: PluginId) -> Response[InstallOut]:
+    """``{plugin_id, enabled, config, status, warnings}``; secrets as ``"********"``. The
+    ETag is read first: if an edit lands in between, the next ``If-Match`` fails (412)
+    rather than overwrite what this answer does not show."""
+    etag = read_install_etag(hub, tenant.id, plugin_id)
+    out = _install_out(hub, tenant.id, plugin_id)
+    return Response(out, headers={"ETag": etag} if etag else None)
 
 
 @post(
@@ -198,6 +241,13 @@ def test_connection(
     status_code=202,
     sync_to_thread=True,
     responses=ERROR_RESPONSES,
+    opt=links(
+        Link(f"GET {RUN_PATH}", {"slug": "$request.path.slug", "run_id": "$response.body#/run_id"}),
+        Link(
+            f"GET {RUN_PATH}/report",
+            {"slug": "$request.path.slug", "run_id": "$response.body#/run_id"},
+        ),
+    ),
     summary="Queue a run now",
 )
 def queue_job(

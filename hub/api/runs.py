@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
 from litestar import Response, Router, get
 from litestar.params import Parameter
-from sqlmodel import col, select
 
 from hub.api._errors import ERROR_RESPONSES
 from hub.api._paging import MAX_ID, Cursor, Limit, decode_cursor, next_cursor
 from hub.core.errors import NotFound
 from hub.core.hub import Hub
-from hub.core.models import JobRun, RunReport
-from hub.core.runs import RUN_STATES, get_run, run_dict
+from hub.core.models import JobRun, RunAttempt, RunReport
+from hub.core.runs import RUN_STATES, attempts_of, get_run, page_runs, run_dict
 from hub.core.tenants import TenantInfo
 
 __all__ = ["RunOut", "RunPage", "build_router"]
@@ -32,8 +32,23 @@ class Progress(msgspec.Struct):
     total: int | None
 
 
+class AttemptOut(msgspec.Struct):
+    """One attempt of a run: ``outcome`` ∈ running, a final state, ``retry`` (requeued after a
+    transient error), ``lost`` (its worker stopped; requeued); ``resumed_from`` is the
+    checkpoint it started from (None: from the beginning)."""
+
+    attempt: int
+    worker: str
+    started_at: datetime
+    finished_at: datetime | None
+    outcome: str
+    message: str
+    resumed_from: Any
+
+
 class RunOut(msgspec.Struct):
-    """A job run; ``state`` ∈ queued, running, succeeded, partial, failed, skipped."""
+    """A job run; ``state`` ∈ queued, running, succeeded, partial, failed, skipped. Its
+    ``attempts`` in order; ``checkpoint`` is the last progress its job recorded."""
 
     run_id: int
     plugin_id: str
@@ -47,12 +62,13 @@ class RunOut(msgspec.Struct):
     errors: list[str]
     message: str
     options: dict[str, Any]
-    attempts: int
+    attempts: list[AttemptOut]
+    checkpoint: Any
     progress: Progress
 
     @classmethod
-    def of(cls, run: JobRun) -> RunOut:
-        return msgspec.convert(run_dict(run), cls)
+    def of(cls, run: JobRun, attempts: Sequence[RunAttempt] = ()) -> RunOut:
+        return msgspec.convert(run_dict(run, attempts), cls)
 
 
 class RunPage(msgspec.Struct):
@@ -72,19 +88,20 @@ def list_runs(
 ) -> RunPage:
     """Runs, newest first; filter by ``plugin_id``, ``job`` and ``state``."""
     before = decode_cursor(cursor)
-    query = select(JobRun).where(JobRun.tenant_id == tenant.id)
-    if plugin_id is not None:
-        query = query.where(JobRun.plugin_id == plugin_id)
-    if job is not None:
-        query = query.where(JobRun.job == job)
-    if run_state is not None:
-        query = query.where(JobRun.state == run_state)
-    if before is not None:
-        query = query.where(col(JobRun.id) < before)
     with hub.db.read() as session:
-        rows = list(session.exec(query.order_by(col(JobRun.id).desc()).limit(limit + 1)))
+        rows = page_runs(
+            session,
+            tenant.id,
+            plugin_id=plugin_id,
+            job=job,
+            state=run_state,
+            before=before,
+            limit=limit,
+        )
+        attempts = attempts_of(session, [r.id or 0 for r in rows[:limit]])
     return RunPage(
-        [RunOut.of(r) for r in rows[:limit]], next_cursor([r.id or 0 for r in rows], limit)
+        [RunOut.of(r, attempts.get(r.id or 0, ())) for r in rows[:limit]],
+        next_cursor([r.id or 0 for r in rows], limit),
     )
 
 
@@ -93,9 +110,10 @@ def get_one_run(hub: Hub, tenant: TenantInfo, run_id: RunId) -> RunOut:
     """One run of the tenant."""
     with hub.db.read() as session:
         run = get_run(session, tenant.id, run_id)
+        attempts = attempts_of(session, [run_id]).get(run_id, []) if run is not None else []
     if run is None:
         raise NotFound(f"no run {run_id}")
-    return RunOut.of(run)
+    return RunOut.of(run, attempts)
 
 
 @get(

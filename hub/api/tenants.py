@@ -4,6 +4,9 @@ DELETE removes a tenant only when it has no orders and no plugin installs (409 o
 those hold business history and job runs. What it does remove with the tenant: its
 locations, products, inventory rows, webhook subscriptions (and deliveries) and API keys;
 its audit events are kept, detached from the tenant, with a ``tenant.deleted`` event.
+
+Reads and the PATCH answer an ``ETag``; a PATCH with ``If-Match`` applies only to that
+version (else 412, see :mod:`hub.api._concurrency`).
 """
 
 from __future__ import annotations
@@ -12,17 +15,25 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Request, Router, delete, get, patch, post
+from litestar import Request, Response, Router, delete, get, patch, post
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import func, update
 from sqlmodel import col, select
 
 from hub.api._auth import Caller, forget_tenants, require_admin
-from hub.api._errors import ERROR_RESPONSES
+from hub.api._concurrency import (
+    ETAG_HEADER,
+    IfMatch,
+    check_if_match,
+    last_recorded_change,
+    lock,
+    tenant_etag,
+)
+from hub.api._openapi import TENANT_PATH, Link, errors, links
 from hub.api._paging import Cursor, Limit, decode_cursor, next_cursor
 from hub.core import audit
 from hub.core import tenants as core_tenants
-from hub.core.errors import Conflict
+from hub.core.errors import Conflict, NotFound
 from hub.core.hub import Hub
 from hub.core.models import (
     ApiKey,
@@ -43,7 +54,16 @@ __all__ = ["TenantIn", "TenantOut", "TenantPage", "TenantPatch", "build_routers"
 
 Slug = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9-]{2,40}$", description="[a-z0-9-]{2,40}")]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-TimeZone = Annotated[str, msgspec.Meta(min_length=1, max_length=64, description="IANA time zone")]
+TimeZone = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=64,
+        description="IANA time zone name",
+        # The enum is the one the server checks (hub.core.tenants.time_zones).
+        extra_json_schema={"extra": {"enum": list(core_tenants.time_zones())}},
+    ),
+]
 
 
 class TenantIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -92,22 +112,24 @@ class TenantPage(msgspec.Struct):
     "/",
     guards=[require_admin],
     sync_to_thread=True,
-    responses=ERROR_RESPONSES,
+    responses=errors(403, 409, e403="A tenant key may not create tenants"),
+    response_headers=[ETAG_HEADER],
     summary="Create a tenant (admin)",
+    opt=links(Link(f"* {TENANT_PATH}", {"slug": "$response.body#/slug"}, under=True)),
 )
-def create_tenant(data: TenantIn, hub: Hub, caller: Caller) -> TenantOut:
+def create_tenant(data: TenantIn, hub: Hub, caller: Caller) -> Response[TenantOut]:
     """Create a tenant: 409 when the slug is taken, 422 on a bad slug or time zone."""
-    with hub.db.session() as session:
-        row = core_tenants.create_tenant(
-            session, data.slug, data.name, data.timezone, data.company_address
-        )
-        audit.record(
-            session, actor=caller.actor, action="tenant.created", tenant_id=row.id, target=row.slug
-        )
-        return TenantOut.of(row)
+    row = hub.create_tenant(
+        data.slug,
+        data.name,
+        timezone=data.timezone,
+        company_address=data.company_address,
+        actor=caller.actor,
+    )
+    return Response(TenantOut.of(row), status_code=201, headers={"ETag": tenant_etag(row)})
 
 
-@get("/", sync_to_thread=True, responses=ERROR_RESPONSES, summary="List tenants")
+@get("/", sync_to_thread=True, summary="List tenants")
 def list_tenants(hub: Hub, caller: Caller, cursor: Cursor = None, limit: Limit = 100) -> TenantPage:
     """Admin: every tenant; a tenant key: its own."""
     after = decode_cursor(cursor)
@@ -123,21 +145,49 @@ def list_tenants(hub: Hub, caller: Caller, cursor: Cursor = None, limit: Limit =
     )
 
 
-@get("/", sync_to_thread=True, responses=ERROR_RESPONSES, summary="Get a tenant")
-def get_tenant(hub: Hub, tenant: TenantInfo) -> TenantOut:
-    """The tenant of the path."""
+@get("/", sync_to_thread=True, response_headers=[ETAG_HEADER], summary="Get a tenant")
+def get_tenant(hub: Hub, tenant: TenantInfo) -> Response[TenantOut]:
+    """The tenant of the path, with its ``ETag``."""
     with hub.db.read() as session:
-        return TenantOut.of(core_tenants.get_tenant(session, tenant.slug))
+        row = core_tenants.get_tenant(session, tenant.slug)
+        return Response(TenantOut.of(row), headers={"ETag": tenant_etag(row)})
 
 
-@patch("/", sync_to_thread=True, responses=ERROR_RESPONSES, summary="Change a tenant")
+@patch(
+    "/",
+    sync_to_thread=True,
+    responses=errors(412),
+    response_headers=[ETAG_HEADER],
+    summary="Change a tenant",
+)
 def patch_tenant(
-    data: TenantPatch, hub: Hub, tenant: TenantInfo, caller: Caller, request: Request[Any, Any, Any]
-) -> TenantOut:
-    """Change the name, time zone or company address (422 on an unknown time zone)."""
+    data: TenantPatch,
+    hub: Hub,
+    tenant: TenantInfo,
+    caller: Caller,
+    request: Request[Any, Any, Any],
+    if_match: IfMatch = None,
+) -> Response[TenantOut]:
+    """Change the name, time zone or company address (422 on an unknown time zone).
+
+    With ``If-Match``: only if the tenant still has that ETag, else 412 naming the latest
+    change and nothing is changed. Without it the change applies (the last write wins)."""
     changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not None}
     with hub.db.session() as session:
-        row = core_tenants.get_tenant(session, tenant.slug)
+        row = lock(session, select(Tenant).where(Tenant.slug == tenant.slug))
+        if row is None:
+            raise NotFound(f"no tenant {tenant.slug!r}")
+        check_if_match(
+            if_match,
+            tenant_etag(row),
+            what=f"the tenant {tenant.slug!r}",
+            last_change=lambda: last_recorded_change(
+                session,
+                tenant_id=tenant.id,
+                actions=("tenant.created", "tenant.updated"),
+                target=tenant.slug,
+            ),
+        )
         core_tenants.update_tenant(session, row, changes)
         audit.record(
             session,
@@ -147,10 +197,15 @@ def patch_tenant(
             target=row.slug,
             details={"changed": sorted(changes)},
         )
-        return TenantOut.of(row)
+        return Response(TenantOut.of(row), headers={"ETag": tenant_etag(row)})
 
 
-@delete("/", sync_to_thread=True, responses=ERROR_RESPONSES, summary="Delete a tenant")
+@delete(
+    "/",
+    sync_to_thread=True,
+    responses=errors(409, e409="The tenant has orders or plugin installs"),
+    summary="Delete a tenant",
+)
 def delete_tenant(
     hub: Hub, tenant: TenantInfo, caller: Caller, request: Request[Any, Any, Any]
 ) -> None:

@@ -1,37 +1,99 @@
-"""Webhook subscriptions of a tenant. The secret is write-only: it is never returned."""
+"""Webhook subscriptions of a tenant. The secret is write-only: it is never returned.
+
+A subscription's reads and its PATCH answer an ``ETag``; a PATCH with ``If-Match`` applies
+only to that version (else 412, see :mod:`hub.api._concurrency`).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import msgspec
-from litestar import Router, delete, get, post
+from litestar import Response, Router, delete, get, patch, post
 from litestar.params import Parameter
 from sqlalchemy import delete as sql_delete
 from sqlmodel import Session, col, select
 
 from hub.api._auth import Caller
+from hub.api._concurrency import (
+    ETAG_HEADER,
+    IfMatch,
+    check_if_match,
+    last_recorded_change,
+    lock,
+    webhook_etag,
+)
 from hub.api._errors import ERROR_RESPONSES
+from hub.api._openapi import TENANT_PATH, Link, errors, links
 from hub.api._paging import MAX_ID, Cursor, Limit, decode_cursor, next_cursor
 from hub.core import audit
+from hub.core import webhooks as core_webhooks
 from hub.core.errors import NotFound
 from hub.core.hub import Hub
 from hub.core.models import WebhookDelivery, WebhookSubscription
 from hub.core.tenants import TenantInfo
-from hub.core.webhooks import EVENTS, create_subscription
+from hub.core.webhooks import EVENTS, create_subscription, update_subscription
 
-__all__ = ["DeliveryOut", "SubscriptionIn", "SubscriptionOut", "build_router"]
+__all__ = [
+    "DeliveryOut",
+    "SubscriptionIn",
+    "SubscriptionOut",
+    "SubscriptionPatch",
+    "build_router",
+]
 
 SubscriptionId = Annotated[int, Parameter(ge=1, le=MAX_ID)]
+WEBHOOK_PATH = TENANT_PATH + "/webhooks/{subscription_id}"
+
+if TYPE_CHECKING:
+    Event = str
+else:  # the server's own list, so the document's enum is what create_subscription checks
+    Event = Literal[EVENTS]
+
+_PORT = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})"
+URL_PATTERN = (
+    r"^https?://[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?(?::" + _PORT + r")?"
+    r"(?:[/?#][!-~]*)?$"
+)
+"""An http(s) URL with a host name or IPv4 address (no user info, no IPv6 literal, no
+spaces; an international name in its punycode form)."""
+
+Url = Annotated[
+    str,
+    msgspec.Meta(
+        max_length=2000,
+        pattern=URL_PATTERN,
+        description="http:// or https:// URL of a public address",
+    ),
+]
+Events = Annotated[list[Event], msgspec.Meta(min_length=1, max_length=10)]
+Secret = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=16,
+        max_length=1000,
+        description="Signs every delivery (X-Hub-Signature); never returned",
+        extra_json_schema={"extra": {"write_only": True}},
+    ),
+]
 
 
 class SubscriptionIn(msgspec.Struct, forbid_unknown_fields=True):
     """A new subscription; ``secret`` (≥ 16 characters) signs every delivery."""
 
-    url: Annotated[str, msgspec.Meta(max_length=2000)]
-    events: Annotated[list[str], msgspec.Meta(description=", ".join(EVENTS), max_length=10)]
-    secret: Annotated[str, msgspec.Meta(max_length=1000, extra_json_schema={"writeOnly": True})]
+    url: Url
+    events: Events
+    secret: Secret
+
+
+class SubscriptionPatch(msgspec.Struct, forbid_unknown_fields=True):
+    """Changes to a subscription (a field left out or null is unchanged)."""
+
+    url: Url | None = None
+    events: Events | None = None
+    secret: Secret | None = None
+    active: bool | None = None
 
 
 class SubscriptionOut(msgspec.Struct):
@@ -77,10 +139,25 @@ def _subscription(session: Session, tenant_id: int, subscription_id: int) -> Web
     return row
 
 
-@post("/", sync_to_thread=True, responses=ERROR_RESPONSES, summary="Subscribe to events")
+_SUBSCRIPTION = {"slug": "$request.path.slug", "subscription_id": "$response.body#/id"}
+
+
+@post(
+    "/",
+    sync_to_thread=True,
+    responses=ERROR_RESPONSES,
+    response_headers=[ETAG_HEADER],
+    summary="Subscribe to events",
+    opt=links(
+        Link(f"GET {WEBHOOK_PATH}", _SUBSCRIPTION),
+        Link(f"PATCH {WEBHOOK_PATH}", _SUBSCRIPTION),
+        Link(f"DELETE {WEBHOOK_PATH}", _SUBSCRIPTION),
+        Link(f"GET {WEBHOOK_PATH}/deliveries", _SUBSCRIPTION),
+    ),
+)
 def create_webhook(
     data: SubscriptionIn, hub: Hub, tenant: TenantInfo, caller: Caller
-) -> SubscriptionOut:
+) -> Response[SubscriptionOut]:
     """Subscribe ``url`` to ``events`` (422 naming the fields); 201 without the secret.
 
     The URL must reach a public address: loopback, private and link-local targets are
@@ -103,7 +180,82 @@ def create_webhook(
             target=data.url,
             details={"id": row.id, "events": row.events},
         )
-        return SubscriptionOut.of(row)
+        return Response(
+            SubscriptionOut.of(row), status_code=201, headers={"ETag": webhook_etag(row)}
+        )
+
+
+@get(
+    "/{subscription_id:int}",
+    sync_to_thread=True,
+    response_headers=[ETAG_HEADER],
+    summary="A subscription",
+)
+def get_webhook(
+    hub: Hub, tenant: TenantInfo, subscription_id: SubscriptionId
+) -> Response[SubscriptionOut]:
+    """One subscription (never its secret), with its ``ETag``."""
+    with hub.db.read() as session:
+        row = _subscription(session, tenant.id, subscription_id)
+        return Response(SubscriptionOut.of(row), headers={"ETag": webhook_etag(row)})
+
+
+@patch(
+    "/{subscription_id:int}",
+    sync_to_thread=True,
+    responses=errors(412),
+    response_headers=[ETAG_HEADER],
+    summary="Change a subscription",
+)
+def patch_webhook(
+    data: SubscriptionPatch,
+    hub: Hub,
+    tenant: TenantInfo,
+    caller: Caller,
+    subscription_id: SubscriptionId,
+    if_match: IfMatch = None,
+) -> Response[SubscriptionOut]:
+    """Change the url, events, secret or ``active`` (422 naming the fields, as at creation).
+
+    With ``If-Match``: only while the subscription has that ETag (else 412 naming the latest
+    change, nothing changed); without it the last write wins."""
+    with hub.db.session() as session:
+        row = lock(
+            session, select(WebhookSubscription).where(WebhookSubscription.id == subscription_id)
+        )
+        if row is None or row.tenant_id != tenant.id:
+            raise NotFound(f"no webhook subscription {subscription_id}")
+        check_if_match(
+            if_match,
+            webhook_etag(row),
+            what=f"the webhook subscription {subscription_id}",
+            last_change=lambda: last_recorded_change(
+                session,
+                tenant_id=tenant.id,
+                actions=("webhook.created", "webhook.updated"),
+                detail_id=subscription_id,
+            ),
+        )
+        changed = update_subscription(
+            row,
+            hub.box,
+            url=data.url,
+            events=list(data.events) if data.events is not None else None,
+            secret=data.secret,
+            active=data.active,
+            settings=hub.settings,
+        )
+        session.add(row)
+        session.flush()
+        audit.record(
+            session,
+            actor=caller.actor,
+            action="webhook.updated",
+            tenant_id=tenant.id,
+            target=row.url,
+            details={"id": subscription_id, "changed": changed},
+        )
+        return Response(SubscriptionOut.of(row), headers={"ETag": webhook_etag(row)})
 
 
 @get("/", sync_to_thread=True, responses=ERROR_RESPONSES, summary="List subscriptions")
@@ -112,11 +264,8 @@ def list_webhooks(
 ) -> SubscriptionPage:
     """The tenant's subscriptions (never their secrets)."""
     after = decode_cursor(cursor)
-    query = select(WebhookSubscription).where(WebhookSubscription.tenant_id == tenant.id)
-    if after is not None:
-        query = query.where(col(WebhookSubscription.id) > after)
     with hub.db.read() as session:
-        rows = list(session.exec(query.order_by(col(WebhookSubscription.id)).limit(limit + 1)))
+        rows = core_webhooks.page_subscriptions(session, tenant.id, after=after, limit=limit)
     return SubscriptionPage(
         [SubscriptionOut.of(r) for r in rows[:limit]], next_cursor([r.id or 0 for r in rows], limit)
     )
@@ -165,12 +314,9 @@ def list_deliveries(
 ) -> DeliveryPage:
     """Deliveries of a subscription, newest first."""
     before = decode_cursor(cursor)
-    query = select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription_id)
-    if before is not None:
-        query = query.where(col(WebhookDelivery.id) < before)
     with hub.db.read() as session:
         _subscription(session, tenant.id, subscription_id)
-        rows = list(session.exec(query.order_by(col(WebhookDelivery.id).desc()).limit(limit + 1)))
+        rows = core_webhooks.page_deliveries(session, subscription_id, before=before, limit=limit)
     items = [
         DeliveryOut(
             id=d.id or 0,
@@ -193,6 +339,13 @@ def build_router() -> Router:
     """``/webhooks`` under ``/api/v1/tenants/{slug}``."""
     return Router(
         "/webhooks",
-        route_handlers=[create_webhook, list_webhooks, delete_webhook, list_deliveries],
+        route_handlers=[
+            create_webhook,
+            list_webhooks,
+            get_webhook,
+            patch_webhook,
+            delete_webhook,
+            list_deliveries,
+        ],
         tags=["webhooks"],
     )

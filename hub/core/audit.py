@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from hub.core.models import AuditEvent
 
-__all__ = ["record"]
+__all__ = ["page_events", "record"]
 
 
 def record(
@@ -26,3 +26,14 @@ def record(
     )
     session.add(event)
     return event
+
+
+def page_events(
+    session: Session, tenant_id: int, *, before: int | None = None, limit: int = 100
+) -> list[AuditEvent]:
+    """A page of the tenant's audit log, newest first: up to ``limit + 1`` events (one more
+    than asked: a next page exists) with an id below ``before``."""
+    query = select(AuditEvent).where(AuditEvent.tenant_id == tenant_id)
+    if before is not None:
+        query = query.where(col(AuditEvent.id) < before)
+    return list(session.exec(query.order_by(col(AuditEvent.id).desc()).limit(limit + 1)))

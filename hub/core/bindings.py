@@ -49,11 +49,13 @@ __all__ = [
     "ClaimBusy",
     "CreateRefused",
     "bind",
+    "bind_many",
     "claim_create",
     "create_once",
     "hub_id_of",
     "hub_ids",
     "release_claim",
+    "reset_bindings",
     "vendor_id_of",
     "vendor_ids",
 ]
@@ -227,6 +229,59 @@ def bind(
         row.updated_at = utcnow()
     session.add(row)
     return row
+
+
+def bind_many(session: Session, install_id: int, kind: str, pairs: dict[int, str]) -> int:
+    """Bind many ``{hub_id: vendor_id}`` at once (an import that matched its records):
+    only pairs not bound so already are written; returns how many were. Completes claims
+    like :func:`bind`."""
+    if not pairs:
+        return 0
+    current: dict[int, tuple[str | None, str]] = {}
+    for chunk in _chunks(sorted(pairs)):
+        for hub_id, vendor_id, state in session.exec(
+            select(Binding.hub_id, Binding.vendor_id, Binding.state).where(
+                Binding.install_id == install_id,
+                Binding.kind == kind,
+                col(Binding.hub_id).in_(chunk),
+            )
+        ):
+            current[int(hub_id)] = (vendor_id, state)
+    now = utcnow()
+    written = 0
+    new_rows = []
+    for hub_id, vendor_id in pairs.items():
+        found = current.get(hub_id)
+        if found is None:
+            new_rows.append(
+                {
+                    "install_id": install_id,
+                    "kind": kind,
+                    "hub_id": hub_id,
+                    "vendor_id": vendor_id,
+                    "state": BOUND,
+                    "data": {},
+                    "updated_at": now,
+                }
+            )
+        elif found != (vendor_id, BOUND):
+            session.execute(
+                update(Binding)
+                .where(*_where(install_id, kind, hub_id))
+                .values(vendor_id=vendor_id, state=BOUND, updated_at=now)
+            )
+            written += 1
+    if new_rows:
+        session.execute(Binding.__table__.insert(), new_rows)  # type: ignore[attr-defined]
+        written += len(new_rows)
+    return written
+
+
+def reset_bindings(session: Session, install_id: int) -> int:
+    """Drop every binding and claim of the install (its vendor account changed: the vendor
+    ids name another account's records). Returns how many were dropped."""
+    result = session.execute(delete(Binding).where(col(Binding.install_id) == install_id))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def claim_create(

@@ -11,11 +11,19 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlmodel import Session, col, select
 
 from hub.core.changes import transaction_seq
+from hub.core.inputs import AwareDateTime, Price, aware_datetime
 from hub.core.models import Location, Product
 from hub.core.records import CATALOGS, normalise_brand, normalise_part_number
 from hub.core.types import utcnow
 
-__all__ = ["ProductIn", "get_location", "put_location", "upsert_products"]
+__all__ = [
+    "ProductIn",
+    "get_location",
+    "put_location",
+    "sale_active",
+    "set_prices",
+    "upsert_products",
+]
 
 
 class ProductIn(BaseModel):
@@ -25,17 +33,18 @@ class ProductIn(BaseModel):
 
     sku: str = Field(min_length=1, max_length=128)
     title: str = Field(default="", max_length=500)
-    catalog: str = "aftermarket"
+    catalog: str = Field(default="aftermarket", json_schema_extra={"enum": list(CATALOGS)})
     brand: str = Field(default="", max_length=200)
     part_number: str = Field(default="", max_length=128)
     upc: str | None = Field(default=None, max_length=32)
     ean: str | None = Field(default=None, max_length=32)
     mpn: str | None = Field(default=None, max_length=128)
-    price: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=4)
-    cost: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=4)
-    sale_price: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=4)
-    sale_starts_at: datetime | None = None
-    sale_ends_at: datetime | None = None
+    # Strings matching PRICE_PATTERN / DATETIME_PATTERN, as documented (hub.core.inputs).
+    price: Price | None = None
+    cost: Price | None = None
+    sale_price: Price | None = None
+    sale_starts_at: AwareDateTime | None = None
+    sale_ends_at: AwareDateTime | None = None
 
     @field_validator("catalog")
     @classmethod
@@ -47,9 +56,7 @@ class ProductIn(BaseModel):
     @field_validator("sale_starts_at", "sale_ends_at")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("must include a time zone offset")
-        return value
+        return aware_datetime(value)
 
     @field_validator("upc", "ean", "mpn")
     @classmethod
@@ -123,3 +130,74 @@ def upsert_products(session: Session, tenant_id: int, items: Sequence[ProductIn]
         )
     ]
     return {"created": created, "updated": updated, "product_ids": ids}
+
+
+# -- prices a stock master sets (e.g. Lightspeed Retail's price levels) ----------------------
+
+
+def set_prices(
+    session: Session,
+    tenant_id: int,
+    prices: Sequence[tuple[int, Decimal | None, Decimal | None]],
+    *,
+    sale: bool,
+) -> list[int]:
+    """Set ``(product id, price, sale_price)`` of the tenant's products; ``sale`` False
+    leaves every sale price alone (no sale level chosen). A product's sale *dates* are the
+    webstore's and are never changed here (see :func:`sale_active`). Only changed products
+    are written, numbered for exporters; returns their ids. Unknown ids are skipped."""
+    wanted = {int(pid): (price, sale_price) for pid, price, sale_price in prices}
+    ids = sorted(wanted)
+    found: list[Product] = []
+    for start in range(0, len(ids), 500):
+        found.extend(
+            session.exec(
+                select(Product).where(
+                    Product.tenant_id == tenant_id, col(Product.id).in_(ids[start : start + 500])
+                )
+            )
+        )
+
+    def same(a: Decimal | None, b: Decimal | None) -> bool:
+        return (a is None and b is None) or (
+            a is not None and b is not None and Decimal(a).quantize(_CENTS) == b.quantize(_CENTS)
+        )
+
+    changed = [
+        product
+        for product in found
+        if not same(product.price, wanted[int(product.id or 0)][0])
+        or (sale and not same(product.sale_price, wanted[int(product.id or 0)][1]))
+    ]
+    if not changed:
+        return []
+    seq = transaction_seq(session, tenant_id)
+    now = utcnow()
+    for product in changed:
+        price, sale_price = wanted[int(product.id or 0)]
+        product.price = price
+        if sale:
+            product.sale_price = sale_price
+        product.updated_at = now
+        product.change_seq = seq
+        session.add(product)
+    session.flush()
+    return [int(p.id or 0) for p in changed]
+
+
+def sale_active(
+    sale_price: Decimal | None,
+    starts_at: datetime | None,
+    ends_at: datetime | None,
+    now: datetime | None = None,
+) -> bool:
+    """Whether a product's sale price applies now: it has one and a start date that has
+    come, and no end date or one still ahead. A sale price without a start date is stored
+    but not active (the webstore's dates decide, as the seed says)."""
+    if sale_price is None or starts_at is None:
+        return False
+    moment = now or utcnow()
+    return starts_at <= moment and (ends_at is None or moment < ends_at)
+
+
+_CENTS = Decimal("0.0001")

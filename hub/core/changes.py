@@ -41,14 +41,15 @@ what committed after it is read next time. Rows that existed before these column
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import and_, func, or_, text
-from sqlmodel import Session, col, select
+from sqlalchemy import select as select_columns  # more columns than sqlmodel's overloads
+from sqlmodel import Session, col
 
 from hub.core.db import Database
 from hub.core.errors import Invalid
@@ -60,6 +61,7 @@ __all__ = [
     "Position",
     "ProductChange",
     "after_clause",
+    "find_products",
     "format_cursor",
     "high_water",
     "inventory_changes",
@@ -117,8 +119,8 @@ class ProductChange:
 @dataclass(frozen=True)
 class InventoryChange:
     """One inventory level as it is now: a product's quantity at a location from one source
-    (a plugin id, or ``hub``). Several sources may report the same product and location;
-    ``ctx.stock(...)`` gives their sums."""
+    (a plugin id, or ``api``: the integrator's own). Several sources may report the same
+    product and location; ``ctx.stock(...)`` gives their sums."""
 
     product_id: int
     sku: str
@@ -170,7 +172,7 @@ def parse_cursor(after: str | int | None) -> Position:
         return (after, None)
     if isinstance(after, str):
         seq_text, sep, id_text = after.partition(":")
-        if seq_text.isdigit() and (not sep or id_text.isdigit()):
+        if seq_text.isdecimal() and (not sep or id_text.isdecimal()):
             return (int(seq_text), int(id_text) if sep else None)
     raise Invalid(f"not a change cursor: {after!r}", fields={"after": "malformed"})
 
@@ -204,7 +206,7 @@ def product_changes(
     """Up to ``limit`` (seq, id, product) of the tenant changed after ``after``, numbered
     ≤ ``high``, in change order."""
     rows = session.execute(
-        select(*_PRODUCT_FIELDS)
+        select_columns(*_PRODUCT_FIELDS)
         .where(
             col(Product.tenant_id) == tenant_id,
             after_clause(col(Product.change_seq), col(Product.id), after, high),
@@ -227,12 +229,12 @@ def inventory_changes(
     """Up to ``limit`` (seq, level id, level) of the tenant changed after ``after``,
     numbered ≤ ``high``, in change order; optionally at one location only."""
     query = (
-        select(
+        select_columns(
             col(InventoryLevel.id),
             col(InventoryLevel.product_id),
             col(Product.sku),
             col(Location.code),
-            func.coalesce(col(PluginInstall.plugin_id), "hub"),
+            func.coalesce(col(PluginInstall.plugin_id), "api"),
             col(InventoryLevel.quantity),
             col(InventoryLevel.sale_price),
             col(InventoryLevel.lead_time_days),
@@ -301,3 +303,28 @@ _PRODUCT_FIELDS = (
     col(Product.updated_at),
     col(Product.change_seq),
 )
+
+
+def find_products(
+    session: Session,
+    tenant_id: int,
+    *,
+    ids: Sequence[int] = (),
+    skus: Sequence[str] = (),
+    upcs: Sequence[str] = (),
+) -> list[ProductChange]:
+    """The tenant's products whose id, SKU or UPC is one of those given, as they are now
+    (each once, in id order); unknown values find nothing."""
+    found: dict[int, ProductChange] = {}
+    for column, values in ((Product.id, ids), (Product.sku, skus), (Product.upc, upcs)):
+        unique = sorted(set(values))
+        for start in range(0, len(unique), 500):
+            rows = session.execute(
+                select_columns(*_PRODUCT_FIELDS).where(
+                    col(Product.tenant_id) == tenant_id,
+                    col(column).in_(unique[start : start + 500]),
+                )
+            ).all()
+            for row in rows:
+                found[int(row[0])] = ProductChange(*row)
+    return [found[key] for key in sorted(found)]

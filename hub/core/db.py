@@ -18,8 +18,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
 
-from hub.core.lane import Lane
-from hub.core.waiting import WouldWait, check_may_wait, may_wait, wrote
+from hub.core.direct_sql import DirectSql
+from hub.core.waiting import WouldWait, check_may_wait, mark_attempt_wrote, may_wait
 
 __all__ = ["Database", "upgrade"]
 
@@ -59,11 +59,11 @@ class Database:
         return self.engine.dialect.name == "sqlite"
 
     @contextmanager
-    def lane(self, *, write: bool = False) -> Iterator[Lane]:
-        """A :class:`~hub.core.lane.Lane` in a transaction of its own: a read transaction
-        (one snapshot on SQLite; read committed on PostgreSQL), or with ``write`` a write
-        transaction (queued as :meth:`session` queues), committed when the block succeeds
-        and rolled back if not."""
+    def direct_sql(self, *, write: bool = False) -> Iterator[DirectSql]:
+        """:class:`~hub.core.direct_sql.DirectSql` in a transaction of its own: a read
+        transaction (one snapshot on SQLite; read committed on PostgreSQL), or with ``write``
+        a write transaction (queued as :meth:`session` queues), committed when the block
+        succeeds and rolled back if not."""
         if not write:
             self._check_reads_need_no_wait()
         with self._writer() if write else nullcontext():
@@ -75,10 +75,10 @@ class Database:
                         _begin_immediate(dbapi)
                     else:
                         dbapi.execute("BEGIN")
-                yield Lane(dbapi, self.engine.dialect)
+                yield DirectSql(dbapi, self.engine.dialect)
                 if write:
                     dbapi.commit()
-                    wrote()
+                    mark_attempt_wrote()
             except BaseException:
                 fairy.rollback()
                 raise
@@ -112,7 +112,7 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
-            wrote()
+            mark_attempt_wrote()
 
     @contextmanager
     def _writer(self) -> Iterator[None]:

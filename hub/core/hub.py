@@ -15,14 +15,23 @@ from typing import Any, TypeVar
 
 import anyio.to_thread
 from pydantic import BaseModel
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
-from hub.core import audit, exports, installs, orders, outbound, runs
+from hub.core import audit, connections, exports, installs, orders, outbound, runs
+from hub.core import tenants as core_tenants
 from hub.core.crypto import SecretBox, SecretDecryptError
 from hub.core.db import Database
 from hub.core.errors import AdminOnly, HubError, Invalid, NotFound, Refused
+from hub.core.identity import new_boot_id
 from hub.core.models import JobRun, PluginInstall, Tenant
-from hub.core.records import ActionResult, Capability, ConnectionResult, OrderView
+from hub.core.records import (
+    ActionResult,
+    Capability,
+    ConnectionInfo,
+    ConnectionResult,
+    OrderView,
+)
+from hub.core.schedule import disabled_day_reason
 from hub.core.tenants import TenantInfo
 from hub.core.types import utcnow
 from hub.core.waiting import WouldWait, no_wait
@@ -34,7 +43,6 @@ __all__ = ["Hub"]
 
 log = logging.getLogger("hub")
 T = TypeVar("T")
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 # What identifies the stored state of an install and its tenant: every change to either moves
@@ -62,6 +70,10 @@ class Hub:
         self.plugins = plugins or PluginManager(autoload=not settings.disable_plugin_autoload)
         self.enqueue: Callable[[int], None] = lambda run_id: None
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
+        # The worker's name that survives a restart (set by the process that runs jobs, see
+        # hub.core.identity; "" without one) and this incarnation's boot id.
+        self.worker_name = ""
+        self.boot_id = new_boot_id()
         self._configs: dict[tuple[Any, ...], BaseModel] = {}
         self._contexts: dict[tuple[str, str], tuple[tuple[Any, ...], PluginContext]] = {}
 
@@ -88,6 +100,26 @@ class Hub:
                 raise NotFound(f"no tenant {tenant_id}")
             return TenantInfo.of(tenant)
 
+    def create_tenant(
+        self,
+        slug: str,
+        name: str,
+        *,
+        timezone: str = "UTC",
+        company_address: dict[str, Any] | None = None,
+        actor: str,
+    ) -> Tenant:
+        """Create a tenant, audited: 409 when the slug is taken, 422 on a bad slug, name
+        (1-200 characters) or time zone."""
+        if not name.strip() or len(name) > 200:
+            raise Invalid("a tenant needs a name", fields={"name": "1 to 200 characters"})
+        with self.db.session() as session:
+            row = core_tenants.create_tenant(session, slug, name, timezone, company_address)
+            audit.record(
+                session, actor=actor, action="tenant.created", tenant_id=row.id, target=row.slug
+            )
+            return row
+
     # -- installs -------------------------------------------------------------------------
 
     def context(
@@ -109,7 +141,7 @@ class Hub:
                 if len(self._configs) > 1000:
                     self._configs.clear()
                 self._configs[key] = config
-        return PluginContext(
+        ctx = PluginContext(
             self,
             tenant or self.tenant_info(install.tenant_id),
             install.id,
@@ -117,6 +149,8 @@ class Hub:
             config,
             enabled=install.enabled,
         )
+        _describe_install(ctx, install)
+        return ctx
 
     def context_for(self, tenant_slug: str, plugin_id: str) -> PluginContext | None:
         """The context of a tenant's install, found by slug (for routes vendors call, which
@@ -127,8 +161,8 @@ class Hub:
         kept per (slug, plugin) and reused while one indexed query finds the install and its
         tenant unchanged (every change to either moves its ``updated_at``)."""
         key = (tenant_slug, plugin_id)
-        with self.db.lane() as lane:
-            stamp = lane.row(_CONTEXT_STAMP, slug=tenant_slug, plugin=plugin_id)
+        with self.db.direct_sql() as sql:
+            stamp = sql.row(_CONTEXT_STAMP, slug=tenant_slug, plugin=plugin_id)
         if stamp is None:
             self._contexts.pop(key, None)
             return None
@@ -157,8 +191,12 @@ class Hub:
         config: dict[str, Any],
         actor: str,
         admin: bool = False,
+        precondition: Callable[[Session], None] | None = None,
     ) -> PluginInstall:
         """Validate and store an install's config (422 naming the fields), audited.
+
+        ``precondition`` runs first in the writing transaction (the API's ``If-Match``
+        check, which locks the row): whatever it raises leaves everything unchanged.
 
         ``admin`` says the caller may change admin-only fields (``x-admin-only``: vendor
         base URLs); otherwise changing one is refused (403 ``admin_only``; sending the
@@ -194,6 +232,8 @@ class Hub:
                 fields={f"config.{p.field}": p.message for p in problems},
             )
         with self.db.session() as session:
+            if precondition is not None:
+                precondition(session)
             current = installs.get_install(session, tenant_id, plugin_id)
             install, changed = installs.save_install(
                 session, self.box, manifest, tenant_id, current, enabled, model
@@ -223,6 +263,7 @@ class Hub:
                 "status": "secrets_unreadable",
                 "status_detail": exc.detail,
                 "warnings": [exc.detail + "; enter the secrets again"],
+                "connection": connections.connection_view(manifest, install),
                 "updated_at": install.updated_at,
             }
         if status == "ok":
@@ -236,6 +277,7 @@ class Hub:
             "status": status,
             "status_detail": install.status_detail,
             "warnings": self.plugins.install_warnings(ctx),
+            "connection": connections.connection_view(manifest, install),
             "updated_at": install.updated_at,
         }
 
@@ -258,6 +300,30 @@ class Hub:
                 details={"ok": result.ok},
             )
         return result
+
+    # -- connecting (OAuth 2; the rules are hub.core.connections') ------------------------
+
+    def connect(
+        self, tenant_id: int, plugin_id: str, actor: str, *, return_to: str | None = None
+    ) -> str:
+        """Start connecting the tenant's install: the vendor's authorize URL (a single-use
+        state, valid 10 minutes). 409 for a plugin without ``connects=True``; 422 for a
+        ``return_to`` that is not an ``/admin/…`` path."""
+        return connections.start(self, tenant_id, plugin_id, actor, return_to=return_to)
+
+    def finish_connect(
+        self,
+        state: str | None,
+        code: str | None,
+        error: str | None = None,
+        error_description: str | None = None,
+    ) -> connections.ConnectOutcome:
+        """The vendor's redirect back (``/oauth/callback``): what it connected, or why not."""
+        return connections.finish(self, state, code, error, error_description)
+
+    def disconnect(self, tenant_id: int, plugin_id: str, actor: str) -> None:
+        """Drop the install's tokens and connection: status ``not_connected``."""
+        connections.disconnect(self, tenant_id, plugin_id, actor)
 
     # -- actions --------------------------------------------------------------------------
 
@@ -368,11 +434,14 @@ class Hub:
 
     def execute_run(self, run_id: int, *, worker_id: str | None = None) -> str | None:
         """Run a queued run to its end in this thread. Returns the final state, or None when
-        the run was not ours to take (already taken or finished). Raises
-        :class:`RunBusy` when another run of the same install-job is running, and
+        the run was not ours to take (already taken or finished) or stopped being ours
+        midway (requeued meanwhile: its writes were refused, see :mod:`hub.core.runs`).
+        Raises :class:`RunBusy` when another run of the same install-job is running, and
         :class:`TransientJobError` (after requeuing the run) for the broker to retry."""
         worker_id = worker_id or f"{self.worker_id}:{threading.get_ident()}"
-        run = runs.claim(self.db, run_id, worker_id)
+        run = runs.claim(
+            self.db, run_id, worker_id, worker_name=self.worker_name, boot_id=self.boot_id
+        )
         if run is None:
             with self.db.read() as session:
                 current = session.get(JobRun, run_id)
@@ -382,6 +451,7 @@ class Hub:
                 raise RunBusy(run_id)
             return None
         assert run.id is not None
+        attempt = run.attempts
         stop = threading.Event()
         ctx: JobContext | None = None
         try:
@@ -399,43 +469,62 @@ class Hub:
                 job=run.job,
                 options=dict(run.options),
                 trigger=run.trigger,
+                attempt=attempt,
+                checkpoint=run.checkpoint,
             )
+            _describe_install(ctx, install)
             beat = threading.Thread(target=self._heartbeat, args=(ctx, stop), daemon=True)
             beat.start()
             skip = self._disabled_day(ctx)
             if skip and not ctx.options.get("force"):
-                runs.finish(self.db, run.id, "skipped", message=skip)
+                runs.finish(self.db, run.id, "skipped", attempt=attempt, message=skip)
                 return "skipped"
             if not install.enabled:
-                runs.finish(self.db, run.id, "skipped", message="the plugin is disabled")
+                runs.finish(
+                    self.db, run.id, "skipped", attempt=attempt, message="the plugin is disabled"
+                )
                 return "skipped"
             self.plugins.run_job(ctx)
             final = ctx.state or ("partial" if ctx.errors else "succeeded")
-            runs.finish(
+            header, rows = ctx.unsaved_report()
+            if not runs.finish(
                 self.db,
                 run.id,
                 final,
+                attempt=attempt,
                 counts=ctx.counts,
                 errors=ctx.errors,
                 message=ctx.message,
                 report=ctx.report,
-            )
+                report_header=header,
+                report_rows=rows,
+            ):
+                raise runs.RunFenced(run.id, attempt)
             return final
+        except runs.RunFenced:
+            # Requeued while it ran (its worker looked dead): another attempt owns the run;
+            # this one's last write was rolled back.
+            log.warning("run %s: attempt %s was superseded; it stops here", run_id, attempt)
+            return None
         except TransientJobError as exc:
-            runs.requeue(self.db, run.id, f"retrying: {exc}")
+            runs.requeue(self.db, run.id, f"retrying: {exc}", attempt=attempt)
             raise
         except BaseException as exc:
             log.exception("run %s failed", run_id)
             errors = list(ctx.errors) if ctx else []
             errors.append(f"{type(exc).__name__}: {exc}")
+            header, rows = ctx.unsaved_report() if ctx else (None, [])
             runs.finish(
                 self.db,
                 run.id,
                 "failed",
+                attempt=attempt,
                 counts=ctx.counts if ctx else {},
                 errors=errors,
                 message=str(exc)[:1000] or type(exc).__name__,
                 report=ctx.report if ctx else None,
+                report_header=header,
+                report_rows=rows,
             )
             if not isinstance(exc, Exception):
                 raise
@@ -446,13 +535,17 @@ class Hub:
     def _heartbeat(self, ctx: JobContext, stop: threading.Event) -> None:
         while not stop.wait(self.settings.run_heartbeat_seconds):
             try:
-                runs.heartbeat(
+                alive = runs.heartbeat(
                     self.db,
                     ctx.run_id,
+                    attempt=ctx.attempt,
                     done=ctx.progress.done,
                     total=ctx.progress.total,
                     counts=dict(ctx.counts),
                 )
+                if not alive:  # the run was requeued: its next write will be refused
+                    ctx._supersede()
+                    return
             except Exception:  # the next beat tries again
                 log.warning("heartbeat of run %s failed", ctx.run_id, exc_info=True)
 
@@ -463,11 +556,7 @@ class Hub:
         schedule = self.plugins.job_schedule(ctx, spec)
         if schedule is None or not schedule.disabled_days:
             return None
-        local = (now or utcnow()).astimezone(ctx.tenant.tz)
-        day = DAYS[local.weekday()]
-        if day in schedule.disabled_days:
-            return f"skipped: {day} is a disabled day ({local:%Y-%m-%d} {ctx.tenant.timezone})"
-        return None
+        return disabled_day_reason(schedule, now or utcnow(), ctx.tenant.tz)
 
     # -- orders ---------------------------------------------------------------------------
 
@@ -492,6 +581,7 @@ class Hub:
             and Capability.ORDER_EXPORT in self.plugins.manifest(i.plugin_id).capabilities
         ]
         tenant = self.tenant_info(tenant_id) if exporters else None
+        exporting: list[PluginInstall] = []
         with self.db.session() as session:
             order, created = orders.store_order(session, tenant_id, body)
             view = orders.order_view(session, order)
@@ -501,7 +591,10 @@ class Hub:
                     if self.plugins.order_exportable(ctx, view):
                         assert install.id is not None
                         exports.create_export(session, order, install.id, install.plugin_id)
-                orders.touch(session, order, "created")
+                        exporting.append(install)
+                orders.mark_order_updated(session, order, "created")
+        if exporting:
+            self._queue_order_exports(exporting)
         return view, created
 
     def _known(self, plugin_id: str) -> bool:
@@ -544,6 +637,115 @@ class Hub:
                 details={"plugin_id": plugin_id},
             )
             return orders.order_detail(session, order)
+
+    # -- payments and fulfilments (the rules are hub.core.orders') ------------------------
+
+    def add_payment(
+        self, tenant_id: int, number: str, body: orders.PaymentAdd, actor: str
+    ) -> tuple[dict[str, Any], bool]:
+        """Record a payment (idempotent by ``reference``): the order detail with its new
+        ``balance_due``, and whether the payment was new. An order it makes balanced is exported without waiting for the
+        next schedule slot (see :meth:`_queue_order_exports`)."""
+        with self.db.session() as session:
+            order = orders.find_order(session, tenant_id, number)
+            added = orders.add_payment(session, order, body)
+            if added:
+                audit.record(
+                    session,
+                    actor=actor,
+                    action="order.payment_added",
+                    tenant_id=tenant_id,
+                    target=number,
+                    details={"amount": str(body.amount), "reference": body.reference},
+                )
+            detail = orders.order_detail(session, order)
+            order_id = order.id
+        if added and order_id is not None:
+            self._queue_order_exports(self._open_export_installs(order_id))
+        return detail, added
+
+    def record_fulfillment(
+        self, tenant_id: int, number: str, body: orders.FulfillmentIn, actor: str
+    ) -> tuple[dict[str, Any], bool]:
+        """Record fulfilled lines (idempotent by ``reference``): the order detail with each
+        line's ``fulfilled_quantity``, and whether the fulfilment was new. Queues the order's open exports like a payment."""
+        with self.db.session() as session:
+            order = orders.find_order(session, tenant_id, number)
+            added = orders.record_fulfillment(session, order, body)
+            if added:
+                audit.record(
+                    session,
+                    actor=actor,
+                    action="order.fulfilled",
+                    tenant_id=tenant_id,
+                    target=number,
+                    details={"source": body.source, "reference": body.reference},
+                )
+            detail = orders.order_detail(session, order)
+            order_id = order.id
+        if added and order_id is not None:
+            self._queue_order_exports(self._open_export_installs(order_id))
+        return detail, added
+
+    def _open_export_installs(self, order_id: int) -> list[PluginInstall]:
+        """The enabled installs with an open (pending or offered) export of the order."""
+        from hub.core.models import OrderExport
+
+        with self.db.read() as session:
+            return list(
+                session.exec(
+                    select(PluginInstall)
+                    .join(OrderExport, col(OrderExport.install_id) == col(PluginInstall.id))
+                    .where(
+                        OrderExport.order_id == order_id,
+                        col(OrderExport.queue_at).is_not(None),
+                        col(PluginInstall.enabled),
+                    )
+                )
+            )
+
+    def _queue_order_exports(self, installs_: list[PluginInstall]) -> None:
+        """Queue the order-export job of each install that pushes orders (has a job of the
+        ``order_export`` kind) unless one is queued already: an order that became exportable
+        (entered, paid in full, fulfilled) is taken at once rather than at the next slot.
+        Pull plugins (the DMS) have no such job. A refusal (setup incomplete) is the
+        plugin's to show; it does not fail the caller."""
+        for install in installs_:
+            if install.id is None or not self._known(install.plugin_id):
+                continue
+            manifest = self.plugins.manifest(install.plugin_id)
+            for job in manifest.jobs:
+                if job.kind is not Capability.ORDER_EXPORT:
+                    continue
+                with self.db.read() as session:
+                    waiting = session.exec(
+                        select(JobRun.id).where(
+                            JobRun.install_id == install.id,
+                            JobRun.job == job.name,
+                            JobRun.state == "queued",
+                        )
+                    ).first()
+                if waiting is not None:
+                    continue
+                try:
+                    self.queue_job(install.tenant_id, install.plugin_id, job.name, trigger="event")
+                except HubError as exc:
+                    log.info("order export of %s not queued: %s", install.plugin_id, exc)
+
+
+def _describe_install(ctx: PluginContext, install: PluginInstall) -> None:
+    """What a context says of its install beyond the config: the live connection and when
+    the config was last saved."""
+    ctx.configured_at = install.configured_at
+    if install.connected_at is not None and install.status not in (
+        "not_connected",
+        "reconnect_needed",
+    ):
+        ctx.connection = ConnectionInfo(
+            install.connected_account_id or "",
+            install.connected_account_name or "",
+            install.connected_at,
+        )
 
 
 class RunBusy(RuntimeError):

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session, select
 
+from hub.core import webhooks
 from hub.core.crypto import SecretBox, SecretDecryptError
 from hub.core.errors import Invalid, NotFound
 from hub.core.models import PluginInstall
@@ -28,7 +29,9 @@ __all__ = [
     "masked_config",
     "require_install",
     "save_install",
+    "set_status",
     "store_secrets",
+    "update_plugin_config",
     "validation_fields",
 ]
 
@@ -169,11 +172,21 @@ def save_install(
     """Store a validated config; returns the install and the names of the fields changed
     (secret fields are named, their values never recorded)."""
     secret_names = set(manifest.secret_fields())
+    # Managed secrets (OAuth tokens) are the connection's, never the config's: they keep
+    # what is stored when this transaction writes — a token pair rotated by a job while
+    # the config was being validated must not be overwritten by the older one.
+    managed = set(manifest.managed_fields())
     dumped = config.model_dump(mode="json")
     plain = {k: v for k, v in dumped.items() if k not in secret_names}
-    secret_values = {k: v for k, v in dumped.items() if k in secret_names and v not in (None, "")}
+    secret_values = {
+        k: v
+        for k, v in dumped.items()
+        if k in secret_names and k not in managed and v not in (None, "")
+    }
     if install is None:
-        install = PluginInstall(tenant_id=tenant_id, plugin_id=manifest.id)
+        # A plugin that connects through OAuth is not connected until it is (connections.py).
+        status = "not_connected" if manifest.connects else "ok"
+        install = PluginInstall(tenant_id=tenant_id, plugin_id=manifest.id, status=status)
         before_plain: dict[str, Any] = {}
         before_secrets: dict[str, Any] = {}
     else:
@@ -181,7 +194,7 @@ def save_install(
         before_secrets = _readable_secrets(install, box)
     changed = sorted(
         [k for k in set(plain) | set(before_plain) if plain.get(k) != before_plain.get(k)]
-        + [k for k in secret_names if secret_values.get(k) != before_secrets.get(k)]
+        + [k for k in secret_names - managed if secret_values.get(k) != before_secrets.get(k)]
     )
     if install.enabled != enabled:
         changed.append("enabled")
@@ -189,12 +202,50 @@ def save_install(
     install.config = plain
     # Secrets that are not config fields (state a plugin keeps with ctx.save_secrets) are
     # not the config's to change: they survive every config change.
-    internal = {k: v for k, v in (install.secrets or {}).items() if k not in secret_names}
+    internal = {
+        k: v for k, v in (install.secrets or {}).items() if k not in secret_names or k in managed
+    }
     install.secrets = internal | {k: box.encrypt(str(v)) for k, v in secret_values.items()}
     install.updated_at = utcnow()
+    install.configured_at = install.updated_at  # a save, changed or not (setup steps)
     session.add(install)
     session.flush()
     return install, changed
+
+
+def update_plugin_config(
+    session: Session,
+    box: SecretBox,
+    manifest: PluginManifest,
+    install: PluginInstall,
+    changes: dict[str, Any],
+) -> BaseModel:
+    """Change plain fields of an install's stored config on the plugin's behalf (e.g. the
+    shops a plugin read from its vendor), validated by the config model (422 naming the
+    fields). Secret and admin-only fields are not the plugin's to change this way
+    (``ValueError``); the rest of the config stays as stored. Returns the new config."""
+    secret_names = set(manifest.secret_fields())
+    refused = sorted(set(changes) & (secret_names | set(manifest.admin_only_fields())))
+    if refused:
+        raise ValueError(f"a plugin cannot change {', '.join(refused)} of its config")
+    unknown = sorted(set(changes) - set(manifest.config_model.model_fields))
+    if unknown:
+        raise ValueError(f"{', '.join(unknown)} is not a field of the {manifest.id} config")
+    data = dict(install.config or {})
+    data.update(changes)
+    data.update(_stored_secrets(install, box))
+    try:
+        model = manifest.config_model.model_validate(data)
+    except ValidationError as exc:
+        raise Invalid(
+            f"the {manifest.id} config is not valid", fields=validation_fields(exc)
+        ) from None
+    dumped = model.model_dump(mode="json")
+    install.config = {k: v for k, v in dumped.items() if k not in secret_names}
+    install.updated_at = utcnow()
+    session.add(install)
+    session.flush()
+    return model
 
 
 def store_secrets(
@@ -210,6 +261,30 @@ def store_secrets(
     install.secrets = secrets
     install.updated_at = utcnow()
     session.add(install)
+
+
+def set_status(session: Session, install: PluginInstall, status: str, detail: str = "") -> bool:
+    """Set the install's status word (``ok``, ``reconnect_needed`` …) and its detail; when the
+    word changes, raise ``install.status_changed`` (``{plugin_id, status, previous, detail}``)
+    in the same transaction. Returns whether the word changed."""
+    previous = install.status
+    install.status = status
+    install.status_detail = detail[:1000]
+    session.add(install)
+    if previous == status:
+        return False
+    webhooks.emit(
+        session,
+        install.tenant_id,
+        "install.status_changed",
+        {
+            "plugin_id": install.plugin_id,
+            "status": status,
+            "previous": previous,
+            "detail": detail[:1000],
+        },
+    )
+    return True
 
 
 def masked_config(manifest: PluginManifest, install: PluginInstall) -> dict[str, Any]:

@@ -7,6 +7,9 @@ the install's levels of the given scopes that the batch did not report are set t
 one ``UPDATE``. Only the per-record outcomes travel back to Python, for the report.
 
 Rules decided here (the one place they live):
+- ``MatchRule.UPC_EAN_MPN`` tries the record's UPC, then its EAN, then its MPN (with the
+  brand when the record and the product both know one): the first key that matches any
+  product decides, so a UPC naming two products is ambiguous even if the EAN names one.
 - A record that matches several products is ``ambiguous`` and applies nothing.
 - Several records that match the same product are all ``ambiguous``: the engine does not
   guess which vendor row is right, and that product keeps its quantity (it is not cleared).
@@ -54,6 +57,8 @@ __all__ = [
     "SetResult",
     "apply_inventory",
     "emit_inventory_changed",
+    "move_stock",
+    "move_stock_once",
     "set_quantities",
     "stock_by_location",
 ]
@@ -83,6 +88,56 @@ _MATCH_SQL = {
     MatchRule.EAN: "p.ean = i.match_key",
     MatchRule.MPN: "p.mpn = i.match_key",
 }
+
+# MatchRule.UPC_EAN_MPN: the record's UPC (``match_key``), else its EAN, else its MPN with the
+# brand when both sides know one; each pass only for records the passes before matched to no
+# product. ``hub_apply_keys`` holds the EAN and MPN of each record.
+_CASCADE_SQL = (
+    "INSERT INTO hub_apply_match (seq, product_id, n) "
+    "SELECT i.seq, MIN(p.id), COUNT(*) FROM hub_apply_in i "
+    "JOIN products p ON p.tenant_id = :t AND p.upc = i.match_key "
+    "WHERE i.match_key <> '' GROUP BY i.seq",
+    "INSERT INTO hub_apply_match (seq, product_id, n) "
+    "SELECT k.seq, MIN(p.id), COUNT(*) FROM hub_apply_keys k "
+    "JOIN products p ON p.tenant_id = :t AND p.ean = k.ean "
+    "WHERE k.ean <> '' AND k.seq NOT IN (SELECT seq FROM hub_apply_match) GROUP BY k.seq",
+    "INSERT INTO hub_apply_match (seq, product_id, n) "
+    "SELECT k.seq, MIN(p.id), COUNT(*) FROM hub_apply_keys k "
+    "JOIN hub_apply_in i ON i.seq = k.seq "
+    "JOIN products p ON p.tenant_id = :t AND p.mpn = k.mpn "
+    "AND (i.brand_norm = '' OR p.brand_norm = '' OR p.brand_norm = i.brand_norm) "
+    "WHERE k.mpn <> '' AND k.seq NOT IN (SELECT seq FROM hub_apply_match) GROUP BY k.seq",
+)
+# Every product any key of an ambiguous record names (a superset of its candidates: those
+# are kept from being cleared, never the other way round).
+_CASCADE_AMBIGUOUS = (
+    "SELECT DISTINCT p.id FROM hub_apply_match m JOIN hub_apply_in i ON i.seq = m.seq "
+    "JOIN hub_apply_keys k ON k.seq = m.seq JOIN products p ON p.tenant_id = :t AND ("
+    "(i.match_key <> '' AND p.upc = i.match_key) OR (k.ean <> '' AND p.ean = k.ean) "
+    "OR (k.mpn <> '' AND p.mpn = k.mpn)) WHERE m.n > 1"
+)
+
+
+def _load_cascade_keys(conn: Connection, rows: list[tuple[int, str, str]]) -> None:
+    conn.exec_driver_sql(
+        "CREATE TEMP TABLE IF NOT EXISTS hub_apply_keys (seq INTEGER PRIMARY KEY, ean TEXT, "
+        "mpn TEXT)"
+    )
+    conn.exec_driver_sql("DELETE FROM hub_apply_keys")
+    if not rows:
+        return
+    cursor = conn.connection.cursor()
+    try:
+        if conn.dialect.name == "postgresql":
+            with cursor.copy(  # type: ignore[attr-defined]
+                "COPY hub_apply_keys (seq, ean, mpn) FROM STDIN"
+            ) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            cursor.executemany("INSERT INTO hub_apply_keys VALUES (?, ?, ?)", rows)
+    finally:
+        cursor.close()
 
 
 def _match_key(rule: MatchRule, key: str) -> str:
@@ -160,10 +215,11 @@ def apply_inventory(
         if rule in (MatchRule.CATALOG_BRAND_PART, MatchRule.SKU)
         else str.strip
     )  # as _match_key, without a call per record
+    cascade = rule is MatchRule.UPC_EAN_MPN
     rows = [
         (
             seq,
-            match_key(r.key),
+            r.upc.strip() if cascade else match_key(r.key),
             r.catalog,
             brands[r.brand]
             if r.brand in brands
@@ -176,20 +232,28 @@ def apply_inventory(
     ]
     if rows:
         _load_batch(conn, rows)
+    if cascade:
+        _load_cascade_keys(
+            conn, [(seq, r.ean.strip(), r.mpn.strip()) for seq, r in enumerate(records)]
+        )
     is_pg = conn.dialect.name == "postgresql"
     if is_pg:
         conn.exec_driver_sql("ANALYZE hub_apply_in")
     params = {"t": tenant_id, "inst": install_id, "loc": location_id}
 
     # 1. match: one row per record with the number of candidate products.
-    conn.execute(
-        text(
-            "INSERT INTO hub_apply_match (seq, product_id, n) "
-            "SELECT i.seq, MIN(p.id), COUNT(*) FROM hub_apply_in i "
-            f"JOIN products p ON p.tenant_id = :t AND {_MATCH_SQL[rule]} GROUP BY i.seq"
-        ),
-        params,
-    )
+    if cascade:
+        for statement in _CASCADE_SQL:
+            conn.execute(text(statement), params)
+    else:
+        conn.execute(
+            text(
+                "INSERT INTO hub_apply_match (seq, product_id, n) "
+                "SELECT i.seq, MIN(p.id), COUNT(*) FROM hub_apply_in i "
+                f"JOIN products p ON p.tenant_id = :t AND {_MATCH_SQL[rule]} GROUP BY i.seq"
+            ),
+            params,
+        )
     # A record is applied when it has exactly one product that no other record claims.
     conn.exec_driver_sql(
         "UPDATE hub_apply_match SET ok = 1 WHERE n = 1 AND product_id NOT IN ("
@@ -240,6 +304,7 @@ def apply_inventory(
                     old_qty,
                     None,
                     record.sale_price,
+                    None if _n > 1 else product_id,
                 )
             )
             continue
@@ -257,7 +322,14 @@ def apply_inventory(
             result.changed_product_ids.add(product_id)
         result.outcomes.append(
             RecordOutcome(
-                outcome, record.ref, record.key, sku, old_qty, record.quantity, record.sale_price
+                outcome,
+                record.ref,
+                record.key,
+                sku,
+                old_qty,
+                record.quantity,
+                record.sale_price,
+                product_id,
             )
         )
 
@@ -292,16 +364,14 @@ def apply_inventory(
     # record counts as reported (hub_apply_match holds only the first of them).
     ambiguous_ids: list[int] = []
     if clear:
-        ambiguous_ids = [
-            int(pid)
-            for (pid,) in conn.execute(
-                text(
-                    "SELECT DISTINCT p.id FROM hub_apply_match m JOIN hub_apply_in i ON i.seq = m.seq "
-                    f"JOIN products p ON p.tenant_id = :t AND {_MATCH_SQL[rule]} WHERE m.n > 1"
-                ),
-                params,
-            ).all()
-        ]
+        ambiguous_sql = (
+            _CASCADE_AMBIGUOUS
+            if cascade
+            else "SELECT DISTINCT p.id FROM hub_apply_match m JOIN hub_apply_in i "
+            "ON i.seq = m.seq "
+            f"JOIN products p ON p.tenant_id = :t AND {_MATCH_SQL[rule]} WHERE m.n > 1"
+        )
+        ambiguous_ids = [int(pid) for (pid,) in conn.execute(text(ambiguous_sql), params).all()]
     for scope in clear:
         where = [
             "l.install_id = :inst",
@@ -343,7 +413,7 @@ def apply_inventory(
         for _level_id, product_id, sku, old_qty in cleared:
             result.changed_product_ids.add(product_id)
             result.outcomes.append(
-                RecordOutcome(ApplyOutcome.CLEARED, sku, sku, sku, old_qty, 0, None)
+                RecordOutcome(ApplyOutcome.CLEARED, sku, sku, sku, old_qty, 0, None, product_id)
             )
     return result
 
@@ -458,6 +528,82 @@ def emit_inventory_changed(
         )
 
 
+def move_stock(
+    session: Session, tenant_id: int, install_id: int, moves: Sequence[tuple[int, int, int]]
+) -> dict[int, set[int]]:
+    """Add stock movements a plugin books — ``(product id, location id, delta)``, e.g. a
+    store sale (negative) or a return (positive) — to the install's **own** level at each
+    location (created at the delta when missing; it may go below zero). The location's
+    stock is the sum over its sources, so a movement lowers or raises it while the levels
+    other sources report (the integrator's ``PUT …/inventory``, another plugin's import) are
+    left as they are and never overwrite it. Deltas of one pair are added up; a pair that
+    adds up to zero writes nothing. Changed levels get the transaction's change number.
+    Returns the changed product ids per location id."""
+    totals: dict[tuple[int, int], int] = {}
+    for product_id, location_id, delta in moves:
+        key = (int(product_id), int(location_id))
+        totals[key] = totals.get(key, 0) + int(delta)
+    totals = {key: delta for key, delta in totals.items() if delta}
+    changed: dict[int, set[int]] = {}
+    if not totals:
+        return changed
+    seq = transaction_seq(session, tenant_id)
+    now = utcnow()
+    pids = sorted({pid for pid, _ in totals})
+    lids = sorted({lid for _, lid in totals})
+    existing: dict[tuple[int, int], InventoryLevel] = {}
+    for start in range(0, len(pids), 500):
+        for level in session.exec(
+            select(InventoryLevel).where(
+                InventoryLevel.tenant_id == tenant_id,
+                InventoryLevel.install_id == install_id,
+                col(InventoryLevel.product_id).in_(pids[start : start + 500]),
+                col(InventoryLevel.location_id).in_(lids),
+            )
+        ):
+            existing[(level.product_id, level.location_id)] = level
+    for (product_id, location_id), delta in totals.items():
+        level = existing.get((product_id, location_id)) or InventoryLevel(
+            tenant_id=tenant_id,
+            product_id=product_id,
+            location_id=location_id,
+            install_id=install_id,
+            quantity=0,
+        )
+        level.quantity = int(level.quantity) + delta
+        level.updated_at = now
+        level.change_seq = seq
+        session.add(level)
+        changed.setdefault(location_id, set()).add(product_id)
+    session.flush()
+    return changed
+
+
+def move_stock_once(
+    session: Session,
+    tenant_id: int,
+    install_id: int,
+    moves: Sequence[tuple[int, int, int]],
+    *,
+    guard: tuple[str, int, str],
+    data: dict[str, Any] | None = None,
+) -> dict[int, set[int]] | None:
+    """:func:`move_stock` at most once per ``guard`` — a binding ``(kind, hub id, vendor
+    id)`` of the install (e.g. ``("sale", order id, saleID)``), written in the same
+    transaction as the movements. None (nothing moved) when the guard is bound already: a
+    retried or re-read sale never moves its stock twice, and a crash between the movement
+    and the guard cannot happen, they commit together."""
+    from hub.core import bindings
+
+    kind, hub_id, vendor_id = guard
+    if bindings.vendor_id_of(session, install_id, kind, hub_id) is not None:
+        return None
+    changed = move_stock(session, tenant_id, install_id, moves)
+    bindings.bind(session, install_id, kind, hub_id, vendor_id, data)
+    session.flush()
+    return changed
+
+
 def stock_by_location(
     session: Session,
     tenant_id: int,
@@ -474,7 +620,7 @@ def stock_by_location(
             "JOIN locations c ON c.id = l.location_id "
             "WHERE l.tenant_id = :t AND l.product_id IN :ids"
         )
-        binds = [bindparam("ids", expanding=True)]
+        binds: list[Any] = [bindparam("ids", expanding=True)]
         params: dict[str, Any] = {"t": tenant_id, "ids": ids[start : start + 500]}
         if location_ids is not None:
             query += " AND l.location_id IN :locs"

@@ -27,13 +27,17 @@ __all__ = [
     "Listing",
     "Location",
     "OAuthState",
+    "PendingMapping",
     "Order",
     "OrderExport",
     "OrderLine",
+    "OrderFulfillment",
     "OrderNote",
     "PluginInstall",
     "Product",
+    "RunAttempt",
     "RunReport",
+    "RunReportPart",
     "Shipment",
     "Tenant",
     "WebhookDelivery",
@@ -104,6 +108,9 @@ class PluginInstall(SQLModel, table=True):
     connected_account_name: str | None = Field(default=None, max_length=200)
     connected_at: datetime | None = _ts_opt()
     connected_by: str | None = Field(default=None, max_length=200)
+    # When the config was last saved (PUT of the install): a plugin's setup may need its
+    # settings saved after connecting (they name the connected account's records).
+    configured_at: datetime | None = _ts_opt()
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 
@@ -217,6 +224,8 @@ class OrderLine(SQLModel, table=True):
     quantity: int
     canceled_quantity: int = 0
     shipped_quantity: int = 0
+    # Fulfilled by a supplier or in store (POST …/fulfillments); shipping is separate.
+    fulfilled_quantity: int = 0
     unit_price: Decimal = Field(sa_type=Money)
     manufacturer: str = Field(default="", max_length=200)
     description: str = Field(default="", max_length=500)
@@ -454,9 +463,7 @@ class RunAttempt(SQLModel, table=True):
     finished_at: datetime | None = _ts_opt()
     outcome: str = Field(default="running", max_length=16)
     message: str = Field(default="", max_length=1000)
-    resumed_from: dict[str, Any] | None = Field(
-        default=None, sa_column=Column(JSON, nullable=True)
-    )
+    resumed_from: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class RunReportPart(SQLModel, table=True):
@@ -485,3 +492,39 @@ class OAuthState(SQLModel, table=True):
     created_at: datetime = _ts()
     expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
     used_at: datetime | None = _ts_opt()
+
+
+class OrderFulfillment(SQLModel, table=True):
+    """Lines of an order fulfilled by a supplier or in store (``POST …/fulfillments``).
+    ``reference`` (the caller's id of the fulfilment) makes a repeat of the call a no-op."""
+
+    __tablename__ = "order_fulfillments"
+    __table_args__ = (UniqueConstraint("order_id", "reference"),)
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="orders.id", index=True)
+    source: str = Field(max_length=16)
+    reference: str | None = Field(default=None, max_length=128)
+    lines: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    created_at: datetime = _ts()
+
+
+class PendingMapping(SQLModel, table=True):
+    """A vendor record of one install that does not sync, and why (``reason``): an item
+    missing an identifier, or matching no product or several. ``vendor_id`` is the vendor's
+    id of the record; ``ref`` names it for people; ``details`` holds what the report shows
+    (see :mod:`hub.core.pending`)."""
+
+    __tablename__ = "pending_mappings"
+    __table_args__ = (
+        UniqueConstraint("install_id", "vendor_id"),
+        Index("ix_pending_mappings_list", "install_id", "id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    install_id: int = Field(foreign_key="plugin_installs.id")
+    vendor_id: str = Field(max_length=128)
+    reason: str = Field(max_length=64)
+    ref: str = Field(default="", max_length=200)
+    details: dict[str, Any] = _json({})
+    seen_at: datetime = _ts()

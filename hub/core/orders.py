@@ -6,8 +6,8 @@ import hashlib
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any
+from decimal import Decimal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -22,25 +22,33 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from hub.core import webhooks
+from hub.core.direct_sql import DirectSql
 from hub.core.errors import Conflict, Invalid, NotFound
-from hub.core.lane import Lane
+from hub.core.inputs import MONEY_PATTERN, MONEY_RE, AwareDateTime, aware_datetime
 from hub.core.models import Order, OrderExport, OrderLine, OrderNote, Product, Shipment
-from hub.core.records import OrderLineView, OrderView
+from hub.core.records import OrderLineView, OrderView, captured_amount, open_quantity
 from hub.core.types import money, utcnow
 
 __all__ = [
     "AddressIn",
+    "FulfillmentIn",
     "LineIn",
     "OrderIn",
+    "PaymentAdd",
     "PaymentIn",
     "add_note",
+    "add_payment",
     "cancel_line",
     "cancel_order",
     "find_order",
+    "mark_order_updated",
     "order_detail",
     "order_detail_by_number",
     "order_view",
+    "page_orders",
+    "record_fulfillment",
     "record_shipment",
+    "set_status",
     "store_order",
 ]
 
@@ -49,24 +57,23 @@ CENT = Decimal("0.01")
 ORDER_STATUSES = ("open", "partially_shipped", "shipped", "canceled", "completed")
 
 
+Money = Annotated[Decimal, Field(json_schema_extra={"pattern": MONEY_PATTERN})]
+"""An order amount: a string matching :data:`~hub.core.inputs.MONEY_PATTERN`."""
+
+
 def _money_field(value: Any) -> Decimal:
-    """A money amount: a decimal string (or number) with at most two places."""
-    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
-        raise ValueError('must be a decimal amount such as "24.95"')
-    if isinstance(value, float):
-        value = str(value)
-    try:
+    """A money amount: a string matching ``MONEY_PATTERN`` (a JSON number is refused: its
+    float would not say which cents were meant); a ``Decimal`` from Python code."""
+    if isinstance(value, Decimal) and value.is_finite():
+        amount = value
+    elif isinstance(value, str) and MONEY_RE.fullmatch(value):
         amount = Decimal(value)
-    except (InvalidOperation, ValueError):
-        raise ValueError('must be a decimal amount such as "24.95"') from None
-    if not amount.is_finite():
-        raise ValueError("must be a finite amount")
+    else:
+        raise ValueError('must be a decimal string such as "24.95"')
     if abs(amount) >= Decimal("1e12"):
         raise ValueError("is too large")
     if amount != amount.quantize(CENT):
         raise ValueError("must have at most two decimal places")
-    if abs(amount) >= Decimal("1e12"):
-        raise ValueError("is too large")
     return amount.quantize(CENT)
 
 
@@ -91,7 +98,7 @@ class PaymentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     method: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    amount: Decimal
+    amount: Money
     captured: bool = True
 
     _amount = field_validator("amount", mode="before")(_money_field)
@@ -102,7 +109,7 @@ class LineIn(BaseModel):
 
     sku: Annotated[str, StringConstraints(min_length=1, max_length=128)]
     quantity: int = Field(gt=0, le=1_000_000)
-    unit_price: Decimal
+    unit_price: Money
     manufacturer: Text200 = ""
     description: Annotated[str, StringConstraints(max_length=500)] = ""
     location: Annotated[str, StringConstraints(max_length=64)] = ""
@@ -118,18 +125,18 @@ class OrderIn(BaseModel):
     number: Annotated[
         str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
     ]
-    placed_at: datetime
+    placed_at: AwareDateTime
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "USD"
     customer_id: Annotated[str, StringConstraints(max_length=64)] = ""
     billing: AddressIn = Field(default_factory=AddressIn)
     shipping: AddressIn = Field(default_factory=AddressIn)
     payments: list[PaymentIn] = Field(default_factory=list, max_length=50)
     lines: list[LineIn] = Field(min_length=1, max_length=1000)
-    shipping_cost: Decimal = Decimal("0.00")
+    shipping_cost: Money = Decimal("0.00")
     shipping_carrier: Annotated[str, StringConstraints(max_length=64)] = ""
     shipping_method: Annotated[str, StringConstraints(max_length=64)] = ""
-    tax: Decimal = Decimal("0.00")
-    total: Decimal
+    tax: Money = Decimal("0.00")
+    total: Money
     comment: Annotated[str, StringConstraints(max_length=4000)] = ""
     channel: Annotated[str, StringConstraints(max_length=32)] = "webstore"
 
@@ -138,8 +145,7 @@ class OrderIn(BaseModel):
     @field_validator("placed_at")
     @classmethod
     def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("must include a time zone offset")
+        aware_datetime(value)
         return value
 
     @model_validator(mode="after")
@@ -267,6 +273,10 @@ def order_views(session: Session, orders: Sequence[Order]) -> list[OrderView]:
                     catalog=product.catalog if product else None,
                     brand=product.brand if product else None,
                     part_number=(product.part_number or product.sku) if product else None,
+                    fulfilled_quantity=line.fulfilled_quantity,
+                    location_code=line.location_code,
+                    upc=product.upc if product else None,
+                    ean=product.ean if product else None,
                 )
             )
     views = []
@@ -307,8 +317,9 @@ def add_note(
     return note
 
 
-def touch(session: Session, order: Order, reason: str) -> None:
-    """Mark the order changed and raise ``order.updated`` (in the same transaction)."""
+def mark_order_updated(session: Session, order: Order, reason: str) -> None:
+    """Move the order's ``updated_at`` and raise ``order.updated`` with ``reason`` (in the
+    same transaction)."""
     order.updated_at = utcnow()
     session.add(order)
     session.flush()
@@ -320,23 +331,25 @@ def touch(session: Session, order: Order, reason: str) -> None:
     )
 
 
-def touch_row(
-    lane: Lane, tenant_id: int, order_id: int, number: str, status: str, reason: str
+def mark_order_updated_direct(
+    sql: DirectSql, tenant_id: int, order_id: int, number: str, status: str, reason: str
 ) -> None:
-    """:func:`touch` for an order that was not loaded, on the lane (hot paths such as a
-    vendor acknowledging orders one request at a time)."""
-    lane.run(
-        "UPDATE orders SET updated_at = :now WHERE id = :id", now=lane.when(utcnow()), id=order_id
+    """:func:`mark_order_updated` for an order that was not loaded, through direct SQL (hot
+    paths such as a vendor acknowledging orders one request at a time)."""
+    sql.run(
+        "UPDATE orders SET updated_at = :now WHERE id = :id", now=sql.when(utcnow()), id=order_id
     )
     webhooks.emit_on(
-        lane, tenant_id, "order.updated", [{"number": number, "status": status, "reason": reason}]
+        sql, tenant_id, "order.updated", [{"number": number, "status": status, "reason": reason}]
     )
 
 
-def add_note_rows(lane: Lane, order_id: int, source: str, notes: Sequence[tuple[str, str]]) -> None:
-    """Record ``(code, message)`` notes on an order, on the lane."""
-    now = lane.when(utcnow())
-    lane.run_many(
+def add_notes_direct(
+    sql: DirectSql, order_id: int, source: str, notes: Sequence[tuple[str, str]]
+) -> None:
+    """Record ``(code, message)`` notes on an order, through direct SQL."""
+    now = sql.when(utcnow())
+    sql.run_many(
         "INSERT INTO order_notes (order_id, source, code, message, created_at)"
         " VALUES (:order_id, :source, :code, :message, :created_at)",
         [
@@ -363,17 +376,12 @@ def cancel_order(session: Session, order: Order, reason: str, *, source: str = "
     order.canceled_at = utcnow()
     order.cancel_reason = reason
     add_note(session, order, f"Canceled: {reason}" if reason else "Canceled", source=source)
-    for export in session.exec(select(OrderExport).where(OrderExport.order_id == order.id)):
-        if export.queue_at is not None:  # never offered again
-            export.queue_at = None
-            export.updated_at = utcnow()
-            session.add(export)
-        if export.state == "acknowledged" and source != export.plugin_id:
-            export.cancel_state = "pending"
-            export.canceled_at = utcnow()
-            export.updated_at = utcnow()
-            session.add(export)
-    touch(session, order, "canceled")
+    # Imported here: the export state machine builds on this module (notes, order.updated).
+    from hub.core.exports import cancel_exports
+
+    assert order.id is not None
+    cancel_exports(DirectSql.of(session), order.id, source=source)
+    mark_order_updated(session, order, "canceled")
     return True
 
 
@@ -385,11 +393,11 @@ def cancel_line(
     line = session.get(OrderLine, line_id)
     if line is None or line.order_id != order.id:
         raise NotFound(f"order {order.number!r} has no line {line_id}")
-    open_qty = line.quantity - line.canceled_quantity - line.shipped_quantity
+    open_qty = open_quantity(line.quantity, line.canceled_quantity, line.shipped_quantity)
     line.canceled_quantity += max(0, min(quantity, open_qty))
     session.add(line)
     add_note(session, order, note, source=source)
-    touch(session, order, f"{source}: line canceled")
+    mark_order_updated(session, order, f"{source}: line canceled")
 
 
 def record_shipment(
@@ -420,8 +428,9 @@ def record_shipment(
         line = lines.get(line_id)
         if line is None:
             raise Invalid(f"order {order.number!r} has no line {line_id}")
-        open_qty = line.quantity - line.canceled_quantity - line.shipped_quantity
-        line.shipped_quantity += min(qty, max(open_qty, 0))
+        line.shipped_quantity += min(
+            qty, open_quantity(line.quantity, line.canceled_quantity, line.shipped_quantity)
+        )
         session.add(line)
     session.add(
         Shipment(
@@ -437,7 +446,7 @@ def record_shipment(
     )
     if order.status != "canceled":
         remaining = sum(
-            max(line.quantity - line.canceled_quantity - line.shipped_quantity, 0)
+            open_quantity(line.quantity, line.canceled_quantity, line.shipped_quantity)
             for line in lines.values()
         )
         order.status = "shipped" if remaining == 0 else "partially_shipped"
@@ -447,7 +456,7 @@ def record_shipment(
         f"Shipped via {carrier} {method}, tracking {tracking_number}".strip(),
         source=source,
     )
-    touch(session, order, "shipped")
+    mark_order_updated(session, order, "shipped")
     return True
 
 
@@ -518,6 +527,7 @@ def order_detail_by_number(conn: Connection, tenant_id: int, number: str) -> dic
         "shipping_method": order["shipping_method"],
         "tax": str(money(order["tax"])),
         "total": str(money(order["total"])),
+        "balance_due": str(money(order["total"]) - captured_amount(order["payments"])),
         "comment": order["comment"],
         "cancel_reason": order["cancel_reason"],
         "created_at": order["created_at"],
@@ -532,6 +542,8 @@ def order_detail_by_number(conn: Connection, tenant_id: int, number: str) -> dic
                 "description": line["description"],
                 "canceled_quantity": line["canceled_quantity"],
                 "shipped_quantity": line["shipped_quantity"],
+                "fulfilled_quantity": line["fulfilled_quantity"],
+                "line_no": line["line_no"],
             }
             for line in lines
         ],
@@ -567,3 +579,238 @@ def order_detail_by_number(conn: Connection, tenant_id: int, number: str) -> dic
             for e in exports
         ],
     }
+
+
+# -- payments and fulfilments ---------------------------------------------------------------
+# Rules decided here: ``balance_due`` is total less captured payments; a payment or a
+# fulfilment carrying a ``reference`` is recorded once (the same call again changes nothing;
+# the same reference with a different body is a conflict); a captured payment may not exceed
+# the balance due, a fulfilment not a line's unfulfilled quantity (422, nothing recorded).
+# Each change raises ``order.updated``; the reason says when it made the order balanced
+# (``paid``) or every line fulfilled (``fulfilled``).
+
+Reference = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class PaymentAdd(BaseModel):
+    """A payment recorded after the order was placed (``POST …/orders/{number}/payments``)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    method: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    amount: Money
+    captured: bool = True
+    reference: Reference | None = None
+
+    _amount = field_validator("amount", mode="before")(_money_field)
+
+    @field_validator("amount")
+    @classmethod
+    def _positive(cls, value: Decimal) -> Decimal:
+        if value <= 0:
+            raise ValueError("must be more than 0.00")
+        return value
+
+
+class FulfillmentLineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    line_no: int | None = Field(default=None, ge=1)
+    sku: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+    quantity: int = Field(gt=0, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _one_key(self) -> FulfillmentLineIn:
+        if (self.line_no is None) == (self.sku is None):
+            raise ValueError("give either line_no or sku")
+        return self
+
+
+class FulfillmentIn(BaseModel):
+    """Lines fulfilled by a supplier or in store (``POST …/orders/{number}/fulfillments``)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    source: Literal["supplier", "store"]
+    lines: list[FulfillmentLineIn] = Field(min_length=1, max_length=1000)
+    reference: Reference | None = None
+
+
+MAX_PAYMENTS = 100
+
+
+def balance_due(order: Order) -> Decimal:
+    """Total less captured payments."""
+    return (money(order.total) - captured_amount(list(order.payments))).quantize(CENT)
+
+
+def add_payment(session: Session, order: Order, body: PaymentAdd, *, source: str = "api") -> bool:
+    """Record a payment; False when a payment with its ``reference`` is recorded already.
+    409 for a canceled order or a reference used with a different payment; 422 for a
+    captured amount above the balance due."""
+    entry = {
+        "method": body.method,
+        "amount": str(body.amount),
+        "captured": body.captured,
+        "reference": body.reference,
+    }
+    stored = list(order.payments)
+    if body.reference is not None:
+        for payment in stored:
+            if payment.get("reference") == body.reference:
+                same = (
+                    payment.get("method") == body.method
+                    and money(Decimal(str(payment.get("amount")))) == body.amount
+                    and bool(payment.get("captured", True)) == body.captured
+                )
+                if same:
+                    return False
+                raise Conflict(
+                    f"payment {body.reference!r} of order {order.number!r} was recorded "
+                    "with a different method, amount or capture"
+                )
+    if order.status == "canceled":
+        raise Conflict(f"order {order.number!r} is canceled")
+    if len(stored) >= MAX_PAYMENTS:
+        raise Conflict(f"order {order.number!r} has {MAX_PAYMENTS} payments already")
+    due = balance_due(order)
+    if body.captured and body.amount > due:
+        raise Invalid(
+            f"the payment of {body.amount} is more than the balance due {due}",
+            fields={"amount": f"at most the balance due, {due}"},
+        )
+    order.payments = [*stored, entry]
+    balanced = body.captured and body.amount == due
+    captured = "captured" if body.captured else "authorised"
+    add_note(
+        session,
+        order,
+        f"Payment of {body.amount} by {body.method} {captured}"
+        + (f" ({body.reference})" if body.reference else "")
+        + ("; the order is paid in full" if balanced else ""),
+        source=source,
+    )
+    mark_order_updated(session, order, "paid" if balanced else "payment")
+    return True
+
+
+def record_fulfillment(
+    session: Session, order: Order, body: FulfillmentIn, *, source: str = "api"
+) -> bool:
+    """Record fulfilled quantities; False when a fulfilment with its ``reference`` is
+    recorded already. 409 for a canceled order or a reference used with other lines; 422
+    (naming ``lines[n]``) for an unknown line or more than a line's unfulfilled quantity."""
+    from hub.core.models import OrderFulfillment
+
+    assert order.id is not None
+    wanted = [line.model_dump(exclude_none=True) for line in body.lines]
+    if body.reference is not None:
+        existing = session.exec(
+            select(OrderFulfillment).where(
+                OrderFulfillment.order_id == order.id,
+                OrderFulfillment.reference == body.reference,
+            )
+        ).first()
+        if existing is not None:
+            if existing.source == body.source and list(existing.lines) == wanted:
+                return False
+            raise Conflict(
+                f"fulfilment {body.reference!r} of order {order.number!r} was recorded with "
+                "other lines"
+            )
+    if order.status == "canceled":
+        raise Conflict(f"order {order.number!r} is canceled")
+    lines = order_lines(session, order.id)
+    by_no = {line.line_no: line for line in lines}
+    open_of = {
+        line.line_no: max(line.quantity - line.canceled_quantity - line.fulfilled_quantity, 0)
+        for line in lines
+    }
+    problems: dict[str, str] = {}
+    taken: dict[int, int] = {}
+    for n, item in enumerate(body.lines):
+        if item.line_no is not None:
+            candidates = [by_no[item.line_no]] if item.line_no in by_no else []
+        else:
+            candidates = [line for line in lines if line.sku == item.sku]
+        if not candidates:
+            key = "line_no" if item.line_no is not None else "sku"
+            problems[f"lines[{n}].{key}"] = f"order {order.number!r} has no such line"
+            continue
+        remaining = item.quantity
+        for line in candidates:  # a SKU on several lines fills them in order
+            free = open_of[line.line_no] - taken.get(line.line_no, 0)
+            step = min(free, remaining)
+            if step > 0:
+                taken[line.line_no] = taken.get(line.line_no, 0) + step
+                remaining -= step
+        if remaining:
+            problems[f"lines[{n}].quantity"] = (
+                f"more than the open quantity ({item.quantity - remaining} open)"
+            )
+    if problems:
+        raise Invalid("a fulfilment names more than is open; nothing was recorded", fields=problems)
+    for line_no, quantity in taken.items():
+        line = by_no[line_no]
+        line.fulfilled_quantity += quantity
+        session.add(line)
+    session.add(
+        OrderFulfillment(
+            order_id=order.id, source=body.source, reference=body.reference, lines=wanted
+        )
+    )
+    done = all(open_of[no] - taken.get(no, 0) == 0 for no in open_of)
+    by = "a supplier" if body.source == "supplier" else "the store"
+    add_note(
+        session,
+        order,
+        f"{sum(taken.values())} item(s) fulfilled by {by}"
+        + (f" ({body.reference})" if body.reference else "")
+        + ("; every line is fulfilled" if done else ""),
+        source=source,
+    )
+    mark_order_updated(session, order, "fulfilled" if done else "fulfillment")
+    return True
+
+
+def set_status(session: Session, order: Order, status: str, *, source: str) -> bool:
+    """Set the order's status (e.g. a plugin's ``status_after_export``); False when it has it
+    already. 409 for a canceled order; 422 for an unknown status (``canceled`` goes through
+    :func:`cancel_order`)."""
+    if status not in ORDER_STATUSES or status == "canceled":
+        raise Invalid(f"unknown order status {status!r}", fields={"status": "not a status"})
+    if order.status == status:
+        return False
+    if order.status == "canceled":
+        raise Conflict(f"order {order.number!r} is canceled")
+    before = order.status
+    order.status = status
+    add_note(session, order, f"Status {before} → {status}", source=source)
+    mark_order_updated(session, order, f"{source}: status")
+    return True
+
+
+def page_orders(
+    session: Session,
+    tenant_id: int,
+    *,
+    status: str | None = None,
+    export_state: str | None = None,
+    before: int | None = None,
+    limit: int = 100,
+) -> list[Order]:
+    """A page of the tenant's orders, newest first: up to ``limit + 1`` rows (one more than
+    asked: a next page exists) with an id below ``before``; ``status`` filters the order's
+    status, ``export_state`` keeps orders with an export in that state (any plugin). The
+    REST list and the admin console both read orders through this."""
+    query = select(Order).where(Order.tenant_id == tenant_id)
+    if status is not None:
+        query = query.where(Order.status == status)
+    if export_state is not None:
+        exported = select(OrderExport.id).where(
+            col(OrderExport.order_id) == col(Order.id), OrderExport.state == export_state
+        )
+        query = query.where(exported.exists())
+    if before is not None:
+        query = query.where(col(Order.id) < before)
+    return list(session.exec(query.order_by(col(Order.id).desc()).limit(limit + 1)))

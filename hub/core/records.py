@@ -26,16 +26,19 @@ __all__ = [
     "ConnectGrant",
     "ConnectRequest",
     "ConnectedAccount",
+    "ConnectionInfo",
     "ConnectionResult",
     "InventoryRecord",
     "JobSpec",
     "MatchRule",
+    "PendingItem",
     "PluginManifest",
     "RecordOutcome",
     "ScheduleSpec",
     "managed_secret_field",
     "normalise_brand",
     "normalise_part_number",
+    "open_quantity",
     "secret_field",
     "vendor_url_field",
 ]
@@ -254,6 +257,9 @@ class MatchRule(StrEnum):
     UPC = "upc"
     EAN = "ean"
     MPN = "mpn"
+    # The record's ``upc``, else its ``ean``, else its ``mpn`` (+ brand): the first of them
+    # that matches any product decides (see hub.core.inventory).
+    UPC_EAN_MPN = "upc_ean_mpn"
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +277,10 @@ class InventoryRecord:
     sale_price: Decimal | None = None
     lead_time_days: int | None = None
     ref: str = ""
+    # For MatchRule.UPC_EAN_MPN (blank: the record has none).
+    upc: str = ""
+    ean: str = ""
+    mpn: str = ""
 
 
 @dataclass(frozen=True)
@@ -301,6 +311,7 @@ class RecordOutcome:
     old_quantity: int | None
     new_quantity: int | None
     sale_price: Decimal | None = None
+    product_id: int | None = None
 
 
 @dataclass
@@ -319,6 +330,12 @@ class ApplyResult:
         return result
 
 
+def open_quantity(quantity: int, canceled: int, shipped: int) -> int:
+    """What is still to ship of an order line: ordered less canceled less shipped, never
+    below zero."""
+    return max(quantity - canceled - shipped, 0)
+
+
 @dataclass(frozen=True)
 class OrderLineView:
     id: int
@@ -334,10 +351,21 @@ class OrderLineView:
     catalog: str | None = None
     brand: str | None = None
     part_number: str | None = None
+    fulfilled_quantity: int = 0
+    location_code: str = ""
+    upc: str | None = None
+    ean: str | None = None
 
     @property
     def open_quantity(self) -> int:
-        return self.quantity - self.canceled_quantity - self.shipped_quantity
+        """See :func:`open_quantity`."""
+        return open_quantity(self.quantity, self.canceled_quantity, self.shipped_quantity)
+
+    @property
+    def unfulfilled_quantity(self) -> int:
+        """What is still to be fulfilled (by a supplier or in store): ordered less canceled
+        less fulfilled, never below zero."""
+        return max(self.quantity - self.canceled_quantity - self.fulfilled_quantity, 0)
 
 
 @dataclass(frozen=True)
@@ -363,3 +391,48 @@ class OrderView:
     lines: tuple[OrderLineView, ...]
     canceled_at: datetime | None = None
     cancel_reason: str = ""
+
+    @property
+    def captured(self) -> Decimal:
+        """The sum of the captured payments."""
+        return captured_amount(self.payments)
+
+    @property
+    def balance_due(self) -> Decimal:
+        """Total less captured payments (0: the order is balanced, paid in full)."""
+        return (self.total - self.captured).quantize(Decimal("0.01"))
+
+    @property
+    def fulfilled(self) -> bool:
+        """Every line is fulfilled (by a supplier or in store), canceled quantities aside."""
+        return all(line.unfulfilled_quantity == 0 for line in self.lines)
+
+
+def captured_amount(payments: list[dict[str, Any]]) -> Decimal:
+    """The sum of the captured payments of an order's ``payments`` (as stored)."""
+    return sum(
+        (Decimal(str(p.get("amount") or "0")) for p in payments if p.get("captured", True)),
+        Decimal("0"),
+    ).quantize(Decimal("0.01"))
+
+
+@dataclass(frozen=True)
+class ConnectionInfo:
+    """The install's live OAuth connection (``ctx.connection``): the account it reaches and
+    when it was made. None on the context while not connected (or reconnect needed)."""
+
+    account_id: str
+    account_name: str
+    connected_at: datetime
+
+
+@dataclass(frozen=True)
+class PendingItem:
+    """A vendor record that does not sync, and why (``ctx.set_pending``): ``vendor_id`` is the
+    vendor's id of it, ``reason`` a word (e.g. ``no_matching_product``), ``ref`` a name for
+    people, ``details`` what the report shows (JSON values)."""
+
+    vendor_id: str
+    reason: str
+    ref: str = ""
+    details: dict[str, Any] = field(default_factory=dict)

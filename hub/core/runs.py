@@ -3,6 +3,27 @@
 States: queued → running → succeeded | partial | failed | skipped. A run whose worker died
 (no heartbeat for a while) goes back to queued and is queued again; so does every queued run
 when a process starts (the rows, not the broker, are the truth).
+
+Attempts and fencing. Each claim starts an attempt: it increments ``job_runs.attempts`` (the
+attempt number is the *fencing token*) and writes a ``run_attempts`` row (worker, start, the
+checkpoint it resumes from; its end and outcome later). Every write of an attempt — heartbeat,
+counts, checkpoint, the job's effects through its context, the end — is a conditional UPDATE
+``… WHERE id = :run AND state = 'running' AND attempts = :token``; when it matches nothing the
+attempt is over (its run was requeued, and perhaps claimed again) and the write is refused:
+:class:`RunFenced`, the transaction with the effect rolled back. So a worker that stalled (a
+long GC, a suspended VM, a lost network) and wakes after its run was given to another worker
+cannot write into it, and a run is never executed by two workers at once in effect.
+
+Checkpoints. A job records its progress (a small JSON value) in the transaction of the effects
+it covers (:func:`save_checkpoint`, through ``JobContext``), with the run's counts at that point
+and the report rows produced so far (``run_report_parts``). A new attempt starts from the last
+checkpoint: its counts and report continue from there, so a resumed run's counts and report
+cover the whole run. Effects after the checkpoint were in transactions that did not commit.
+
+Restart recovery. A worker process has a name that survives its restart
+(:mod:`hub.core.identity`) and a boot id per incarnation: at start it requeues at once the runs
+its previous incarnation left ``running`` (:func:`requeue_own_runs`); runs of other workers go
+back to queued once their heartbeat is older than the stale window (:func:`recoverable_runs`).
 """
 
 from __future__ import annotations
@@ -13,31 +34,70 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, delete, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from hub.core import webhooks
 from hub.core.db import Database
-from hub.core.models import JobRun, PluginInstall, RunReport
+from hub.core.models import JobRun, PluginInstall, RunAttempt, RunReport, RunReportPart
 from hub.core.types import utcnow
 
 __all__ = [
     "FINAL_STATES",
     "RUN_STATES",
+    "RunFenced",
+    "attempts_of",
     "claim",
     "create_run",
+    "fence",
     "finish",
     "heartbeat",
+    "job_history",
+    "latest_runs",
+    "page_runs",
     "recoverable_runs",
     "report_csv",
+    "requeue",
+    "requeue_own_runs",
     "run_dict",
+    "save_checkpoint",
 ]
 
 RUN_STATES = ("queued", "running", "succeeded", "partial", "failed", "skipped")
 FINAL_STATES = ("succeeded", "partial", "failed", "skipped")
 
 Enqueue = Callable[[int], None]
+
+
+class RunFenced(RuntimeError):
+    """This attempt of the run is over: the run was requeued (its worker was taken for dead)
+    and may have been claimed again. Nothing of the attempt may be written any more."""
+
+    def __init__(self, run_id: int, attempt: int) -> None:
+        super().__init__(f"run {run_id}: attempt {attempt} is no longer the run's attempt")
+        self.run_id = run_id
+        self.attempt = attempt
+
+
+def _owned(run_id: int, attempt: int | None) -> list[Any]:
+    """The WHERE of a write of attempt ``attempt`` (None: whichever attempt is running)."""
+    where = [col(JobRun.id) == run_id, col(JobRun.state) == "running"]
+    if attempt is not None:
+        where.append(col(JobRun.attempts) == attempt)
+    return where
+
+
+def _end_attempt(session: Session, run_id: int, attempt: int, outcome: str, message: str) -> None:
+    session.execute(
+        update(RunAttempt)
+        .where(
+            col(RunAttempt.run_id) == run_id,
+            col(RunAttempt.attempt) == attempt,
+            col(RunAttempt.finished_at).is_(None),
+        )
+        .values(finished_at=utcnow(), outcome=outcome, message=message[:1000])
+    )
 
 
 def create_run(
@@ -76,9 +136,13 @@ def create_run(
     return run
 
 
-def claim(db: Database, run_id: int, worker_id: str) -> JobRun | None:
-    """Take a queued run for this worker (running); None when it is not queued (already
-    taken, finished) or when another run of the same install-job is running now."""
+def claim(
+    db: Database, run_id: int, worker_id: str, *, worker_name: str = "", boot_id: str = ""
+) -> JobRun | None:
+    """Take a queued run for this worker (running) and start its next attempt: the returned
+    run's ``attempts`` is the attempt's fencing token, its ``checkpoint`` where it resumes.
+    None when it is not queued (already taken, finished) or when another run of the same
+    install-job is running now."""
     with db.session() as session:
         run = session.get(JobRun, run_id)
         if run is None or run.state != "queued":
@@ -104,7 +168,8 @@ def claim(db: Database, run_id: int, worker_id: str) -> JobRun | None:
             .where(col(JobRun.id) == run_id, col(JobRun.state) == "queued")
             .values(
                 state="running",
-                started_at=now,
+                # The run started with its first attempt; each attempt has its own start.
+                started_at=func.coalesce(JobRun.started_at, now),
                 heartbeat_at=now,
                 worker_id=worker_id,
                 attempts=JobRun.attempts + 1,
@@ -113,6 +178,17 @@ def claim(db: Database, run_id: int, worker_id: str) -> JobRun | None:
         if not result.rowcount:  # type: ignore[attr-defined]
             return None
         session.refresh(run)
+        session.add(
+            RunAttempt(
+                run_id=run_id,
+                attempt=run.attempts,
+                worker_name=worker_name[:128],
+                worker_id=worker_id[:128],
+                boot_id=boot_id[:32],
+                started_at=now,
+                resumed_from=run.checkpoint,
+            )
+        )
         return run
 
 
@@ -120,10 +196,13 @@ def heartbeat(
     db: Database,
     run_id: int,
     *,
+    attempt: int | None = None,
     done: int | None = None,
     total: int | None = None,
     counts: dict[str, Any] | None = None,
-) -> None:
+) -> bool:
+    """Record that attempt ``attempt`` is alive, with its progress and counts; False (nothing
+    written) when it is no longer the run's attempt."""
     values: dict[str, Any] = {"heartbeat_at": utcnow()}
     if done is not None:
         values["progress_done"] = done
@@ -132,21 +211,76 @@ def heartbeat(
     if counts is not None:
         values["counts"] = counts
     with db.session() as session:
-        session.execute(
-            update(JobRun)
-            .where(col(JobRun.id) == run_id, col(JobRun.state) == "running")
-            .values(**values)
-        )
+        result = session.execute(update(JobRun).where(*_owned(run_id, attempt)).values(**values))
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def requeue(db: Database, run_id: int, message: str = "") -> None:
-    """Put a running run back to queued (a transient error; the broker retries it)."""
+def requeue(db: Database, run_id: int, message: str = "", *, attempt: int | None = None) -> bool:
+    """Put a running run back to queued (a transient error; the broker retries it); its
+    attempt ends ``retry``. False when ``attempt`` is no longer the run's attempt."""
     with db.session() as session:
-        session.execute(
+        row = session.exec(select(JobRun.attempts).where(*_owned(run_id, attempt))).first()
+        if row is None:
+            return False
+        result = session.execute(
             update(JobRun)
-            .where(col(JobRun.id) == run_id, col(JobRun.state) == "running")
+            .where(*_owned(run_id, row))
             .values(state="queued", worker_id="", message=message[:1000])
         )
+        if not result.rowcount:  # type: ignore[attr-defined]
+            return False
+        _end_attempt(session, run_id, row, "retry", message)
+        return True
+
+
+def fence(session: Session, run_id: int, attempt: int) -> None:
+    """Inside a write transaction of attempt ``attempt``: check it is still the run's attempt
+    (and hold the run's row until the commit, so the run cannot be requeued in between);
+    raises :class:`RunFenced` otherwise, which rolls the transaction back."""
+    result = session.execute(
+        update(JobRun).where(*_owned(run_id, attempt)).values(heartbeat_at=utcnow())
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        raise RunFenced(run_id, attempt)
+
+
+def save_checkpoint(
+    session: Session,
+    run_id: int,
+    attempt: int,
+    value: Any,
+    *,
+    counts: dict[str, Any],
+    report_header: Sequence[str] | None = None,
+    report_rows: Sequence[Sequence[Any]] = (),
+) -> dict[str, Any]:
+    """Inside the transaction of the effects it covers: store the run's checkpoint (``value``
+    and the counts so far) and append ``report_rows`` to the run's saved report rows. Raises
+    :class:`RunFenced` (the caller's transaction rolls back) when ``attempt`` is over.
+    Returns the stored checkpoint."""
+    stored = {
+        "value": value,
+        "counts": dict(counts),
+        "attempt": attempt,
+        "saved_at": utcnow().isoformat(),
+    }
+    result = session.execute(
+        update(JobRun).where(*_owned(run_id, attempt)).values(checkpoint=stored)
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        raise RunFenced(run_id, attempt)
+    if report_rows:
+        last = session.exec(
+            select(func.max(RunReportPart.seq)).where(RunReportPart.run_id == run_id)
+        ).first()
+        seq = -1 if last is None else int(last)
+        if seq < 0:
+            seq += 1
+            session.add(
+                RunReportPart(run_id=run_id, seq=seq, body=report_csv(report_header or (), []))
+            )
+        session.add(RunReportPart(run_id=run_id, seq=seq + 1, body=_csv_rows(report_rows)))
+    return stored
 
 
 def finish(
@@ -154,17 +288,31 @@ def finish(
     run_id: int,
     state: str,
     *,
+    attempt: int | None = None,
     counts: dict[str, Any] | None = None,
     errors: Sequence[str] = (),
     message: str = "",
     report: str | None = None,
-) -> None:
-    """Record the end of a run (with its report) and raise ``run.finished``."""
+    report_header: Sequence[str] | None = None,
+    report_rows: Sequence[Sequence[Any]] = (),
+) -> bool:
+    """Record the end of a run (with its report) and raise ``run.finished``.
+
+    With ``attempt``, only while that attempt is the run's (else False, nothing written).
+    The report is ``report`` when given, else the rows saved with checkpoints followed by
+    ``report_rows`` (under ``report_header``)."""
     assert state in FINAL_STATES
     with db.session() as session:
+        if attempt is not None:
+            # Take the run's row first: a requeue cannot slip in before the commit.
+            result = session.execute(
+                update(JobRun).where(*_owned(run_id, attempt)).values(state=state)
+            )
+            if not result.rowcount:  # type: ignore[attr-defined]
+                return False
         run = session.get(JobRun, run_id)
         if run is None:
-            return
+            return False
         run.state = state
         run.finished_at = utcnow()
         if run.started_at is None:
@@ -174,6 +322,21 @@ def finish(
         run.errors = [e[:2000] for e in errors][:200]
         run.message = message[:1000]
         session.add(run)
+        if run.attempts:
+            _end_attempt(session, run_id, run.attempts, state, message)
+        parts = list(
+            session.exec(
+                select(RunReportPart.body)
+                .where(RunReportPart.run_id == run_id)
+                .order_by(col(RunReportPart.seq))
+            )
+        )
+        if parts:
+            session.execute(delete(RunReportPart).where(col(RunReportPart.run_id) == run_id))
+            if report is None:
+                report = "".join(parts) + _csv_rows(report_rows)
+        if report is None and report_header is not None:
+            report = report_csv(report_header, report_rows)
         if report is not None:
             existing = session.get(RunReport, run_id)
             if existing is None:
@@ -193,21 +356,63 @@ def finish(
                 "counts": run.counts,
             },
         )
+        return True
+
+
+def _requeue_lost(session: Session, run_id: int, attempt: int, message: str, *where: Any) -> bool:
+    result = session.execute(
+        update(JobRun)
+        .where(*_owned(run_id, attempt), *where)
+        .values(state="queued", worker_id="", message=message)
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return False
+    _end_attempt(session, run_id, attempt, "lost", message)
+    return True
+
+
+def requeue_own_runs(db: Database, worker_name: str, boot_id: str) -> list[int]:
+    """At the start of worker ``worker_name`` (incarnation ``boot_id``): put back to queued,
+    at once, the runs an earlier incarnation of it left running — it is gone, for this
+    process holds its name (see :mod:`hub.core.identity`). Returns their ids."""
+    if not worker_name:
+        return []
+    message = "requeued: its worker restarted"
+    with db.session() as session:
+        rows = session.exec(
+            select(JobRun.id, JobRun.attempts)
+            .join(
+                RunAttempt,
+                and_(
+                    col(RunAttempt.run_id) == col(JobRun.id),
+                    col(RunAttempt.attempt) == col(JobRun.attempts),
+                ),
+            )
+            .where(
+                JobRun.state == "running",
+                RunAttempt.worker_name == worker_name,
+                RunAttempt.boot_id != boot_id,
+            )
+            .order_by(col(JobRun.id))
+        ).all()
+        return [
+            int(run_id or 0)
+            for run_id, attempt in rows
+            if _requeue_lost(session, int(run_id or 0), attempt, message)
+        ]
 
 
 def recoverable_runs(db: Database, stale_after: timedelta) -> list[int]:
     """Runs to queue again: every queued run, and running runs whose heartbeat stopped
-    (their worker died); the latter go back to queued first."""
+    (their worker died); the latter go back to queued first (their attempt ends ``lost``)."""
     cutoff = utcnow() - stale_after
+    stale = or_(col(JobRun.heartbeat_at).is_(None), and_(col(JobRun.heartbeat_at) < cutoff))
+    message = "requeued: its worker stopped"
     with db.session() as session:
-        session.execute(
-            update(JobRun)
-            .where(
-                col(JobRun.state) == "running",
-                or_(col(JobRun.heartbeat_at).is_(None), and_(col(JobRun.heartbeat_at) < cutoff)),
-            )
-            .values(state="queued", worker_id="", message="requeued: its worker stopped")
-        )
+        for run_id, attempt in session.exec(
+            select(JobRun.id, JobRun.attempts).where(JobRun.state == "running", stale)
+        ).all():
+            _requeue_lost(session, int(run_id or 0), attempt, message, stale)
         return [
             int(r or 0)
             for r in session.exec(
@@ -225,7 +430,43 @@ def report_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     return buf.getvalue()
 
 
-def run_dict(run: JobRun) -> dict[str, Any]:
+def _csv_rows(rows: Iterable[Sequence[Any]]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    for row in rows:
+        writer.writerow(["" if v is None else v for v in row])
+    return buf.getvalue()
+
+
+def attempts_of(session: Session, run_ids: Sequence[int]) -> dict[int, list[RunAttempt]]:
+    """The attempts of each of ``run_ids``, in order (runs without any are left out)."""
+    found: dict[int, list[RunAttempt]] = {}
+    for start in range(0, len(run_ids), 500):
+        for attempt in session.exec(
+            select(RunAttempt)
+            .where(col(RunAttempt.run_id).in_(run_ids[start : start + 500]))
+            .order_by(col(RunAttempt.run_id), col(RunAttempt.attempt))
+        ):
+            found.setdefault(attempt.run_id, []).append(attempt)
+    return found
+
+
+def attempt_dict(attempt: RunAttempt) -> dict[str, Any]:
+    return {
+        "attempt": attempt.attempt,
+        "worker": attempt.worker_name or attempt.worker_id,
+        "started_at": attempt.started_at,
+        "finished_at": attempt.finished_at,
+        "outcome": attempt.outcome,
+        "message": attempt.message,
+        "resumed_from": None if attempt.resumed_from is None else attempt.resumed_from.get("value"),
+    }
+
+
+def run_dict(run: JobRun, attempts: Sequence[RunAttempt] = ()) -> dict[str, Any]:
+    """A run as the API shows it, with its ``attempts`` (each attempt's worker, start, end,
+    outcome and the checkpoint value it resumed from) and its last ``checkpoint`` value."""
+    checkpoint = run.checkpoint or {}
     return {
         "run_id": run.id,
         "plugin_id": run.plugin_id,
@@ -239,7 +480,8 @@ def run_dict(run: JobRun) -> dict[str, Any]:
         "errors": run.errors,
         "message": run.message,
         "options": run.options,
-        "attempts": run.attempts,
+        "attempts": [attempt_dict(a) for a in attempts],
+        "checkpoint": checkpoint.get("value"),
         "progress": {"done": run.progress_done, "total": run.progress_total},
     }
 
@@ -249,3 +491,52 @@ def get_run(session: Session, tenant_id: int, run_id: int) -> JobRun | None:
     if run is None or run.tenant_id != tenant_id:
         return None
     return run
+
+
+def page_runs(
+    session: Session,
+    tenant_id: int,
+    *,
+    plugin_id: str | None = None,
+    job: str | None = None,
+    state: str | None = None,
+    before: int | None = None,
+    limit: int = 100,
+) -> list[JobRun]:
+    """A page of the tenant's runs, newest first, with the given filters: up to ``limit + 1``
+    rows (one more than asked, so the caller knows whether a next page exists) with an id
+    below ``before``. The REST list and the admin console both read runs through this."""
+    query = select(JobRun).where(JobRun.tenant_id == tenant_id)
+    if plugin_id is not None:
+        query = query.where(JobRun.plugin_id == plugin_id)
+    if job is not None:
+        query = query.where(JobRun.job == job)
+    if state is not None:
+        query = query.where(JobRun.state == state)
+    if before is not None:
+        query = query.where(col(JobRun.id) < before)
+    return list(session.exec(query.order_by(col(JobRun.id).desc()).limit(limit + 1)))
+
+
+def latest_runs(session: Session, install_ids: Sequence[int]) -> dict[int, JobRun]:
+    """The newest run of each of ``install_ids`` (installs without a run are left out)."""
+    if not install_ids:
+        return {}
+    newest = (
+        select(func.max(JobRun.id))
+        .where(col(JobRun.install_id).in_(list(install_ids)))
+        .group_by(col(JobRun.install_id))
+    )
+    rows = session.exec(select(JobRun).where(col(JobRun.id).in_(newest)))
+    return {run.install_id: run for run in rows}
+
+
+def job_history(session: Session, install_id: int, job: str, limit: int = 30) -> list[JobRun]:
+    """The last ``limit`` runs of one job of an install, oldest first (for a chart)."""
+    rows = session.exec(
+        select(JobRun)
+        .where(JobRun.install_id == install_id, JobRun.job == job)
+        .order_by(col(JobRun.id).desc())
+        .limit(limit)
+    )
+    return list(reversed(list(rows)))

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from typing import Literal, get_args
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
@@ -24,10 +25,21 @@ from hub.core.runs import create_run
 from hub.core.tenants import TenantInfo
 from hub.core.types import utcnow
 
-__all__ = ["Slot", "in_window", "slots_between", "tick"]
+__all__ = [
+    "WEEKDAYS",
+    "Slot",
+    "Weekday",
+    "disabled_day_reason",
+    "in_window",
+    "slots_between",
+    "tick",
+]
 
 log = logging.getLogger("hub.scheduler")
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+"""A day of the week as schedules name it (``disabled_days``)."""
+WEEKDAYS: tuple[Weekday, ...] = get_args(Weekday)
+"""The weekdays, Monday first (index = :meth:`datetime.weekday`)."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,17 @@ def in_window(local: datetime, window: str | None) -> bool:
     return t >= start or t <= end
 
 
+def disabled_day_reason(spec: ScheduleSpec, at: datetime, tz: ZoneInfo) -> str | None:
+    """Why a job does not run at ``at``: the day, in the tenant's time zone ``tz``, is one of
+    the schedule's disabled days ("skipped: sat is a disabled day (2026-05-02
+    America/Chicago)"); None on any other day."""
+    local = at.astimezone(tz)
+    day = WEEKDAYS[local.weekday()]
+    if day not in spec.disabled_days:
+        return None
+    return f"skipped: {day} is a disabled day ({local:%Y-%m-%d} {tz.key})"
+
+
 def slots_between(
     spec: ScheduleSpec, tz: ZoneInfo, after: datetime, until: datetime
 ) -> Iterator[Slot]:
@@ -66,9 +89,7 @@ def slots_between(
             continue
         if not in_window(nxt, spec.window):
             continue
-        day = DAYS[nxt.weekday()]
-        reason = f"skipped: {day} is a disabled day" if day in spec.disabled_days else None
-        yield Slot(nxt, reason)
+        yield Slot(nxt, disabled_day_reason(spec, nxt, tz))
 
 
 def tick(hub: object, now: datetime | None = None, lookback: timedelta | None = None) -> int:

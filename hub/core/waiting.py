@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-__all__ = ["WouldWait", "check_may_wait", "may_wait", "no_wait", "wrote"]
+__all__ = ["WouldWait", "check_may_wait", "mark_attempt_wrote", "may_wait", "no_wait"]
 
 
 class _Attempt:
@@ -51,7 +51,7 @@ def check_may_wait() -> None:
         raise WouldWait
 
 
-def wrote() -> None:
+def mark_attempt_wrote() -> None:
     """Record that the current attempt committed a write (called by the database layer)."""
     attempt = _NO_WAIT.get()
     if attempt is not None:

@@ -22,8 +22,8 @@ from sqlmodel import Session, col, select
 
 from hub.core.crypto import SecretBox
 from hub.core.db import Database
+from hub.core.direct_sql import DirectSql
 from hub.core.errors import Invalid
-from hub.core.lane import Lane
 from hub.core.models import WebhookDelivery, WebhookSubscription
 from hub.core.outbound import OutboundSettings, webhook_url_refusal
 from hub.core.types import utcnow
@@ -36,11 +36,14 @@ __all__ = [
     "emit",
     "emit_many",
     "emit_on",
+    "page_deliveries",
+    "page_subscriptions",
     "sign",
+    "update_subscription",
     "wanted",
 ]
 
-EVENTS = ("inventory.changed", "order.updated", "run.finished")
+EVENTS = ("install.status_changed", "inventory.changed", "order.updated", "run.finished")
 MAX_ATTEMPTS = 8
 BACKOFF_BASE_SECONDS = 5.0
 
@@ -63,23 +66,54 @@ def create_subscription(
     """A new subscription (422 naming the fields). ``url`` must pass the outbound rule
     (:func:`hub.core.outbound.webhook_url_refusal`: no loopback, private or link-local
     targets unless ``HUB_ALLOW_PRIVATE_WEBHOOKS``); it is checked again at every delivery."""
-    problems: dict[str, str] = {}
-    refusal = webhook_url_refusal(url, settings)
-    if refusal:
-        problems["url"] = refusal
-    unknown = [e for e in events if e not in EVENTS]
-    if not events or unknown:
-        problems["events"] = f"must be a non-empty subset of {', '.join(EVENTS)}"
-    if len(secret) < 16:
-        problems["secret"] = "must have at least 16 characters"
-    if problems:
-        raise Invalid("invalid webhook subscription", fields=problems)
+    _check_subscription(url, events, secret, settings)
     sub = WebhookSubscription(
         tenant_id=tenant_id, url=url, events=sorted(set(events)), secret=box.encrypt(secret)
     )
     session.add(sub)
     session.flush()
     return sub
+
+
+def _check_subscription(
+    url: str | None, events: list[str] | None, secret: str | None, settings: OutboundSettings
+) -> None:
+    """422 naming each field that is not valid (None: not given, not checked)."""
+    problems: dict[str, str] = {}
+    refusal = webhook_url_refusal(url, settings) if url is not None else None
+    if refusal:
+        problems["url"] = refusal
+    if events is not None and (not events or any(e not in EVENTS for e in events)):
+        problems["events"] = f"must be a non-empty subset of {', '.join(EVENTS)}"
+    if secret is not None and len(secret) < 16:
+        problems["secret"] = "must have at least 16 characters"
+    if problems:
+        raise Invalid("invalid webhook subscription", fields=problems)
+
+
+def update_subscription(
+    sub: WebhookSubscription,
+    box: SecretBox,
+    *,
+    url: str | None = None,
+    events: list[str] | None = None,
+    secret: str | None = None,
+    active: bool | None = None,
+    settings: OutboundSettings,
+) -> list[str]:
+    """Change the given fields of a subscription (None: unchanged; 422 naming the fields,
+    nothing changed); returns the names of the fields given."""
+    _check_subscription(url, events, secret, settings)
+    changed = []
+    if url is not None:
+        sub.url, changed = url, [*changed, "url"]
+    if events is not None:
+        sub.events, changed = sorted(set(events)), [*changed, "events"]
+    if secret is not None:
+        sub.secret, changed = box.encrypt(secret), [*changed, "secret"]
+    if active is not None:
+        sub.active, changed = active, [*changed, "active"]
+    return changed
 
 
 def wanted(session: Session, tenant_id: int, event: str) -> bool:
@@ -103,10 +137,10 @@ def emit(session: Session, tenant_id: int, event: str, data: dict[str, Any]) -> 
 
 def emit_many(session: Session, tenant_id: int, event: str, items: Iterable[dict[str, Any]]) -> int:
     """:func:`emit` for several events of one kind."""
-    return emit_on(Lane.of(session), tenant_id, event, items)
+    return emit_on(DirectSql.of(session), tenant_id, event, items)
 
 
-# Plain SQL on the lane: this runs on every order change, and most tenants subscribe to
+# Direct SQL: this runs on every order change, and most tenants subscribe to
 # nothing.
 _SUBSCRIPTIONS = "SELECT id, events FROM webhook_subscriptions WHERE tenant_id = :tenant AND active"
 _INSERT_DELIVERY = (
@@ -117,18 +151,18 @@ _INSERT_DELIVERY = (
 )
 
 
-def emit_on(lane: Lane, tenant_id: int, event: str, items: Iterable[dict[str, Any]]) -> int:
-    """:func:`emit_many` on a lane (in the lane's transaction)."""
+def emit_on(sql: DirectSql, tenant_id: int, event: str, items: Iterable[dict[str, Any]]) -> int:
+    """:func:`emit_many` through direct SQL (in its transaction)."""
     subs = [
         sub_id
-        for sub_id, events in lane.rows(_SUBSCRIPTIONS, tenant=tenant_id)
+        for sub_id, events in sql.rows(_SUBSCRIPTIONS, tenant=tenant_id)
         if event in (json.loads(events) if isinstance(events, str) else events)
     ]
     if not subs:
         return 0
     rows = []
     now = utcnow()
-    stored_now = lane.when(now)
+    stored_now = sql.when(now)
     for data in items:
         event_id = uuid.uuid4().hex
         body = json.dumps(
@@ -147,7 +181,7 @@ def emit_on(lane: Lane, tenant_id: int, event: str, items: Iterable[dict[str, An
                     "now": stored_now,
                 }
             )
-    lane.run_many(_INSERT_DELIVERY, rows)
+    sql.run_many(_INSERT_DELIVERY, rows)
     return len(rows)
 
 
@@ -248,3 +282,25 @@ def deliver_due(
         if own:
             http.close()
     return outcome
+
+
+def page_subscriptions(
+    session: Session, tenant_id: int, *, after: int | None = None, limit: int = 100
+) -> list[WebhookSubscription]:
+    """A page of the tenant's subscriptions in creation order: up to ``limit + 1`` rows (one
+    more than asked: a next page exists) with an id above ``after``."""
+    query = select(WebhookSubscription).where(WebhookSubscription.tenant_id == tenant_id)
+    if after is not None:
+        query = query.where(col(WebhookSubscription.id) > after)
+    return list(session.exec(query.order_by(col(WebhookSubscription.id)).limit(limit + 1)))
+
+
+def page_deliveries(
+    session: Session, subscription_id: int, *, before: int | None = None, limit: int = 100
+) -> list[WebhookDelivery]:
+    """A page of a subscription's deliveries, newest first: up to ``limit + 1`` rows (one
+    more than asked: a next page exists) with an id below ``before``."""
+    query = select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription_id)
+    if before is not None:
+        query = query.where(col(WebhookDelivery.id) < before)
+    return list(session.exec(query.order_by(col(WebhookDelivery.id).desc()).limit(limit + 1)))

@@ -15,7 +15,9 @@ and fixtures, a pytest plugin for plugin authors).
 
 from __future__ import annotations
 
+from hub.core.changes import ChangeBatch, InventoryChange, ProductChange
 from hub.core.errors import ConnectRefused, HubError, Invalid, NotFound, Refused
+from hub.core.listings import ListingView
 from hub.core.orders import AddressIn, LineIn, OrderIn, PaymentIn
 from hub.core.records import (
     CATALOGS,
@@ -28,6 +30,7 @@ from hub.core.records import (
     ConfigProblem,
     ConnectedAccount,
     ConnectGrant,
+    ConnectionInfo,
     ConnectionResult,
     ConnectRequest,
     InventoryRecord,
@@ -35,6 +38,7 @@ from hub.core.records import (
     MatchRule,
     OrderLineView,
     OrderView,
+    PendingItem,
     PluginManifest,
     RecordOutcome,
     ScheduleSpec,
@@ -45,6 +49,7 @@ from hub.core.records import (
     vendor_url_field,
 )
 from hub.core.runs import report_csv
+from hub.core.schedule import WEEKDAYS, Weekday
 from hub.core.tenants import TenantInfo
 from hub.core.types import utcnow
 from hub.plugin.context import (
@@ -61,12 +66,14 @@ from hub.serving import serve_in_thread
 
 __all__ = [
     "CATALOGS",
+    "WEEKDAYS",
     "ActionResult",
     "ActionSpec",
     "AddressIn",
     "ApplyOutcome",
     "ApplyResult",
     "Capability",
+    "ChangeBatch",
     "Claim",
     "ClearScope",
     "ConfigProblem",
@@ -74,14 +81,17 @@ __all__ = [
     "ConnectRefused",
     "ConnectRequest",
     "ConnectedAccount",
+    "ConnectionInfo",
     "ConnectionResult",
     "CreateRefused",
     "HubError",
     "Invalid",
+    "InventoryChange",
     "InventoryRecord",
     "JobContext",
     "JobSpec",
     "LineIn",
+    "ListingView",
     "MatchRule",
     "NotFound",
     "OfferSnapshot",
@@ -89,14 +99,17 @@ __all__ = [
     "OrderLineView",
     "OrderView",
     "PaymentIn",
+    "PendingItem",
     "PluginContext",
     "PluginManifest",
+    "ProductChange",
     "RecordOutcome",
     "Refused",
     "ScheduleSpec",
     "TenantInfo",
     "TransientJobError",
     "VendorRequest",
+    "Weekday",
     "call_blocking",
     "hookimpl",
     "managed_secret_field",

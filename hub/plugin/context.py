@@ -15,18 +15,20 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any, Protocol
 
 from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
-from hub.core import bindings, exports, orders, outbound, state
+from hub.core import bindings, exports, orders, outbound, pending, runs, state
 from hub.core.bindings import Claim, CreateRefused
-from hub.core.catalog import get_location
+from hub.core.catalog import get_location, set_prices
 from hub.core.changes import (
     ChangeBatch,
     InventoryChange,
     ProductChange,
+    find_products,
     inventory_changes,
     iter_changes,
     product_changes,
@@ -34,7 +36,13 @@ from hub.core.changes import (
 from hub.core.crypto import SecretBox
 from hub.core.db import Database
 from hub.core.errors import NotFound
-from hub.core.inventory import apply_inventory, emit_inventory_changed, stock_by_location
+from hub.core.inventory import (
+    apply_inventory,
+    emit_inventory_changed,
+    move_stock_once,
+    stock_by_location,
+)
+from hub.core.inventory import move_stock as book_movements
 from hub.core.listings import (
     ListingView,
     find_listings,
@@ -44,7 +52,15 @@ from hub.core.listings import (
     record_pushed,
 )
 from hub.core.models import Location, Order, PluginInstall
-from hub.core.records import ApplyResult, ClearScope, InventoryRecord, MatchRule, OrderView
+from hub.core.records import (
+    ApplyResult,
+    ClearScope,
+    ConnectionInfo,
+    InventoryRecord,
+    MatchRule,
+    OrderView,
+    PendingItem,
+)
 from hub.core.tenants import TenantInfo
 from hub.settings import Settings
 
@@ -79,6 +95,21 @@ class OfferSnapshot:
 _CONTEXT_VERSIONS = itertools.count(1)
 
 
+# A checkpoint argument: a JSON value, or a function of the method's result returning one
+# (called inside the transaction, after the effects: it may count and add report rows).
+Checkpoint = Any
+
+
+class _Write:
+    """A write transaction of a context: its session, and the result of the effects in it."""
+
+    __slots__ = ("result", "session")
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.result: Any = None
+
+
 class PluginServices(Protocol):
     """What a context needs of the hub (the :class:`~hub.core.hub.Hub` provides it)."""
 
@@ -94,6 +125,11 @@ class PluginServices(Protocol):
 
 class PluginContext:
     """One install of one plugin for one tenant."""
+
+    #: The install's live OAuth connection (None while not connected, or reconnect needed).
+    connection: ConnectionInfo | None = None
+    #: When the install's config was last saved (a setup step may need it after connecting).
+    configured_at: datetime | None = None
 
     def __init__(
         self,
@@ -125,6 +161,15 @@ class PluginContext:
         allowed (see :mod:`hub.core.outbound`)."""
         return outbound.vendor_url_refusal(url, self._hub.settings)
 
+    @contextmanager
+    def _write(self, checkpoint: Checkpoint = None) -> Iterator[_Write]:
+        """A write transaction of this context (in a run: fenced to the run's attempt, and
+        recording ``checkpoint`` in it; see :class:`JobContext`)."""
+        if checkpoint is not None:
+            raise TypeError("a checkpoint belongs to a job run: only a JobContext records one")
+        with self._hub.db.session() as session:
+            yield _Write(session)
+
     # -- catalog and inventory ---------------------------------------------------------
 
     def location(self, code: str) -> Location | None:
@@ -149,10 +194,14 @@ class PluginContext:
         rule: MatchRule,
         location_code: str,
         clear: Sequence[ClearScope] = (),
+        checkpoint: Checkpoint = None,
     ) -> ApplyResult:
         """Apply quantities (one transaction) and raise ``inventory.changed`` per changed
-        product, batched."""
-        with self._hub.db.session() as session:
+        product, batched. In a run, ``checkpoint`` (a JSON value, or a function of the
+        ``ApplyResult`` returning one) is recorded in the same transaction (see
+        :meth:`JobContext.save_checkpoint`)."""
+        with self._write(checkpoint) as tx:
+            session = tx.session
             location = get_location(session, self.tenant.id, location_code)
             if location is None or location.id is None:
                 raise NotFound(f"location {location_code!r} does not exist")
@@ -168,6 +217,7 @@ class PluginContext:
             emit_inventory_changed(
                 session, self.tenant.id, location_code, self.plugin_id, result.changed_product_ids
             )
+            tx.result = result
         return result
 
     # -- listings and what changed (for exporters) ----------------------------------------
@@ -212,34 +262,44 @@ class PluginContext:
             after = page[-1][0]
 
     def set_listing_enabled(
-        self, products: Iterable[int | str], enabled: bool = True, *, only_missing: bool = False
+        self,
+        products: Iterable[int | str],
+        enabled: bool = True,
+        *,
+        only_missing: bool = False,
+        checkpoint: Checkpoint = None,
     ) -> dict[str, int]:
         """Enable (or disable) this install's listings of ``products`` (ids or SKUs), creating
         the missing ones, in one transaction: ``{created, updated}``. With ``only_missing``
         only products without a listing get one (``auto_enable_new_products``: a listing the
         integrator disabled stays so). An unknown product raises ``Invalid``; nothing applied."""
-        with self._hub.db.session() as session:
-            return put_listings(
-                session,
+        with self._write(checkpoint) as tx:
+            tx.result = put_listings(
+                tx.session,
                 self.tenant.id,
                 self.install_id,
                 [(key, enabled) for key in products],
                 only_missing=only_missing,
             )
+        return dict(tx.result)
 
     def record_pushed(
         self,
         pushed: Mapping[int | str, Mapping[str, Any]],
         *,
         vendor_ids: Mapping[int | str, str] | None = None,
+        checkpoint: Checkpoint = None,
     ) -> int:
         """Remember what was pushed to the vendor, per product (id or SKU): the top-level keys
         of ``pushed[product]`` are merged into its listing's ``last_pushed`` (None removes a
         key), and ``vendor_ids[product]`` becomes its vendor id — all in one transaction.
         Every product must have a listing of this install (else ``Invalid``, nothing
         recorded). Does not count as a change of the listing (``changed_listings``)."""
-        with self._hub.db.session() as session:
-            return record_pushed(session, self.tenant.id, self.install_id, pushed, vendor_ids)
+        with self._write(checkpoint) as tx:
+            tx.result = record_pushed(
+                tx.session, self.tenant.id, self.install_id, pushed, vendor_ids
+            )
+        return int(tx.result)
 
     def changed_products(
         self, after: str | int | None = None, *, batch: int = 500
@@ -298,6 +358,20 @@ class PluginContext:
             ),
         )
 
+    def find_products(
+        self,
+        *,
+        ids: Iterable[int] = (),
+        skus: Iterable[str] = (),
+        upcs: Iterable[str] = (),
+    ) -> list[ProductChange]:
+        """The tenant's products whose id, SKU or UPC is among those given (each once, in id
+        order), as they are now: e.g. to match a vendor's sale lines."""
+        with self._hub.db.read() as session:
+            return find_products(
+                session, self.tenant.id, ids=list(ids), skus=list(skus), upcs=list(upcs)
+            )
+
     def stock(
         self, product_ids: Iterable[int], *, locations: Iterable[str] | None = None
     ) -> dict[int, dict[str, int]]:
@@ -319,6 +393,45 @@ class PluginContext:
                 ]
             return stock_by_location(session, self.tenant.id, list(product_ids), location_ids)
 
+    def move_stock(
+        self,
+        moves: Sequence[tuple[int, str, int]],
+        *,
+        once: tuple[str, int, str] | None = None,
+        data: dict[str, Any] | None = None,
+        checkpoint: Checkpoint = None,
+    ) -> bool:
+        """Book stock movements — ``(product id, location code, delta)``: a store sale takes
+        (negative), a return puts back (positive) — on this install's own level at each
+        location, in one transaction, raising ``inventory.changed`` (see
+        :func:`hub.core.inventory.move_stock`). With ``once=(kind, hub id, vendor id)`` the
+        movements happen at most once: that binding is written with them, and a call whose
+        binding exists already moves nothing and returns False. An unknown location raises
+        ``NotFound`` (nothing moved)."""
+        with self._write(checkpoint) as tx:
+            session = tx.session
+            codes = sorted({code for _, code, _ in moves})
+            location_ids: dict[str, int] = {}
+            for code in codes:
+                location = get_location(session, self.tenant.id, code)
+                if location is None or location.id is None:
+                    raise NotFound(f"location {code!r} does not exist")
+                location_ids[code] = location.id
+            resolved = [(pid, location_ids[code], delta) for pid, code, delta in moves]
+            if once is not None:
+                changed = move_stock_once(
+                    session, self.tenant.id, self.install_id, resolved, guard=once, data=data
+                )
+            else:
+                changed = book_movements(session, self.tenant.id, self.install_id, resolved)
+            code_of = {lid: code for code, lid in location_ids.items()}
+            for location_id, product_ids in (changed or {}).items():
+                emit_inventory_changed(
+                    session, self.tenant.id, code_of[location_id], self.plugin_id, product_ids
+                )
+            tx.result = changed is not None
+        return changed is not None
+
     # -- orders ------------------------------------------------------------------------
 
     def _order(self, session: Session, number: str) -> Order:
@@ -331,7 +444,7 @@ class PluginContext:
             except NotFound:
                 return None
 
-    def offer_orders(self, limit: int = 30) -> list[OrderView]:
+    def offer_orders(self, limit: int = exports.OFFER_LIMIT) -> list[OrderView]:
         """Orders this install still has to take, oldest first (see :mod:`hub.core.exports`).
 
         Read without the write lock; only orders listed for the first time are then marked
@@ -345,7 +458,9 @@ class PluginContext:
                 exports.mark_offered(session, first_time)
         return views
 
-    def offer_snapshot(self, limit: int = 30, *, known: Any = None) -> OfferSnapshot:
+    def offer_snapshot(
+        self, limit: int = exports.OFFER_LIMIT, *, known: Any = None
+    ) -> OfferSnapshot:
         """What a polling vendor is offered: the queue (as :meth:`offer_orders`), the pending
         cancellations, and a fingerprint of both, read before them (so a document is never
         older than its fingerprint).
@@ -354,8 +469,8 @@ class PluginContext:
         cache). When it is still current and nothing is offered for the first time, nothing
         else is read: ``orders`` and ``cancellations`` are None. First listings are marked
         ``offered`` afterwards; such a snapshot is not ``reusable``."""
-        with self._hub.db.lane() as lane:
-            queue = exports.queue_fingerprint(lane, self.install_id, limit)
+        with self._hub.db.direct_sql() as sql:
+            queue = exports.queue_fingerprint(sql, self.install_id, limit)
         fingerprint = (self.config_version, queue)
         first_listing = any(row[1] == "pending" for row in queue[0])
         if not first_listing and known is not None and known == fingerprint:
@@ -383,9 +498,9 @@ class PluginContext:
     ) -> bool:
         """The vendor took the order; idempotent: False (and no notes recorded) when it was
         acknowledged already."""
-        with self._hub.db.lane(write=True) as lane:
+        with self._hub.db.direct_sql(write=True) as sql:
             return exports.acknowledge_number(
-                lane,
+                sql,
                 self.tenant.id,
                 number,
                 self.install_id,
@@ -397,20 +512,24 @@ class PluginContext:
         self, number: str, message: str, *, notes: Sequence[tuple[str, str]] = ()
     ) -> bool:
         """The vendor refused the order (off its queue until retried); False (and no notes
-        recorded) when it was no longer open."""
+        recorded) when it was rejected already; a 409 ``HubError`` (nothing recorded) when it
+        is no longer open (acknowledged or failed)."""
         with self._hub.db.session() as session:
             return exports.reject(
                 session, self._order(session, number), self.install_id, message, notes=notes
             )
 
     def fail_export(self, number: str, message: str) -> bool:
+        """The export failed (off the queue until retried); False when it was failed
+        already; a 409 ``HubError`` when it is no longer open."""
         with self._hub.db.session() as session:
             return exports.fail(session, self._order(session, number), self.install_id, message)
 
     def acknowledge_cancellation(
         self, number: str, *, notes: Sequence[tuple[str, str]] = ()
     ) -> bool:
-        """The vendor confirmed the cancellation (notes recorded with it); idempotent."""
+        """The vendor confirmed the cancellation (notes recorded with it); idempotent: False
+        when it was confirmed already; a 409 ``HubError`` when no cancellation was sent."""
         with self._hub.db.session() as session:
             return exports.acknowledge_cancellation(
                 session, self._order(session, number), self.install_id, notes=notes
@@ -426,7 +545,7 @@ class PluginContext:
         with self._hub.db.session() as session:
             order = self._order(session, number)
             orders.add_note(session, order, message, source=self.plugin_id, code=code)
-            orders.touch(session, order, f"{self.plugin_id}: note")
+            orders.mark_order_updated(session, order, f"{self.plugin_id}: note")
 
     def cancel_order_line(self, number: str, line_id: int, quantity: int, note: str) -> None:
         """Reduce a line's open quantity (the vendor cancelled part of it), with a note."""
@@ -466,25 +585,112 @@ class PluginContext:
         """Create an order from the vendor (e.g. a store sale); idempotent by number."""
         return self._hub.intake_order(self.tenant.id, body, source=self.plugin_id)
 
+    def open_exports(self, batch: int = 50) -> Iterator[list[OrderView]]:
+        """Every order still on this install's export queue, oldest first, in batches (each
+        read on its own; those listed for the first time become ``offered``). A push
+        exporter that leaves some waiting (unpaid, unfulfilled) reaches those behind them."""
+        after: tuple[datetime, int] | None = None
+        while True:
+            with self._hub.db.read() as session:
+                rows = exports.queued_after(session, self.install_id, after, batch)
+                views = orders.order_views(session, [order for _, order in rows])
+            if not rows:
+                return
+            first_time = [e.id for e, _ in rows if e.state == "pending" and e.id is not None]
+            if first_time:
+                with self._write() as tx:
+                    exports.mark_offered(tx.session, first_time)
+            yield views
+            if len(rows) < batch:
+                return
+            last = rows[-1][0]
+            assert last.queue_at is not None
+            after = (last.queue_at, last.order_id)
+
+    def set_export_message(self, number: str, message: str) -> bool:
+        """Show ``message`` on this install's export of the order while it stays on the queue
+        (e.g. ``Unbalanced``); True when it changed (see :func:`hub.core.exports.set_message`)."""
+        with self._write() as tx:
+            order = self._order(tx.session, number)
+            assert order.id is not None
+            return exports.set_message(tx.session, order.id, self.install_id, message)
+
+    def set_order_status(self, number: str, status: str) -> bool:
+        """Set the order's status (e.g. after export); False when it has it already."""
+        with self._write() as tx:
+            return orders.set_status(
+                tx.session, self._order(tx.session, number), status, source=self.plugin_id
+            )
+
+    # -- pending mappings and prices (a stock master's; rules in hub.core.pending / catalog)
+
+    def set_pending(
+        self, items: Sequence[PendingItem], *, resolved: Iterable[str] = (), full: bool = False
+    ) -> None:
+        """Record the vendor records that do not sync: ``full`` replaces the whole list with
+        ``items``; otherwise ``items`` become pending and ``resolved`` vendor ids leave it."""
+        with self._write() as tx:
+            if full:
+                pending.replace_pending(tx.session, self.install_id, items)
+            else:
+                pending.update_pending(tx.session, self.install_id, items, resolved)
+
+    def pending_count(self) -> int:
+        with self._hub.db.read() as session:
+            return pending.pending_count(session, self.install_id)
+
+    def pending_page(
+        self, *, after_id: int | None = None, limit: int = 100
+    ) -> list[tuple[int, dict[str, Any]]]:
+        """Pending rows after ``after_id`` (id order): ``(id, {vendor_id, reason, ref,
+        details, seen_at})``."""
+        with self._hub.db.read() as session:
+            return pending.page_pending(session, self.install_id, after_id=after_id, limit=limit)
+
+    def set_prices(
+        self, prices: Sequence[tuple[int, Decimal | None, Decimal | None]], *, sale: bool
+    ) -> list[int]:
+        """Set ``(product id, price, sale_price)`` of products (``sale`` False leaves sale
+        prices alone); returns the ids that changed (see :func:`hub.core.catalog.set_prices`)."""
+        with self._write() as tx:
+            return set_prices(tx.session, self.tenant.id, prices, sale=sale)
+
     # -- cursors, bindings, secrets ------------------------------------------------------
 
     def cursor(self, name: str) -> str | None:
         with self._hub.db.read() as session:
             return state.get_cursor(session, self.install_id, name)
 
-    def set_cursor(self, name: str, value: str) -> None:
-        with self._hub.db.session() as session:
-            state.set_cursor(session, self.install_id, name, value)
+    def set_cursor(self, name: str, value: str, *, checkpoint: Checkpoint = None) -> None:
+        with self._write(checkpoint) as tx:
+            state.set_cursor(tx.session, self.install_id, name, value)
 
     # Bindings (hub id ↔ vendor id) and claim-before-create: the rules are
     # hub.core.bindings'; ``kind`` is the plugin's word for the record ("product", "shop").
 
     def bind(
-        self, kind: str, hub_id: int, vendor_id: str, data: dict[str, Any] | None = None
+        self,
+        kind: str,
+        hub_id: int,
+        vendor_id: str,
+        data: dict[str, Any] | None = None,
+        *,
+        checkpoint: Checkpoint = None,
     ) -> None:
         """Bind ``hub_id`` to ``vendor_id`` (completing a claim on it)."""
-        with self._hub.db.session() as session:
-            bindings.bind(session, self.install_id, kind, hub_id, vendor_id, data)
+        with self._write(checkpoint) as tx:
+            bindings.bind(tx.session, self.install_id, kind, hub_id, vendor_id, data)
+
+    def bind_many(self, kind: str, pairs: Mapping[int, str]) -> int:
+        """Bind many ``{hub_id: vendor_id}`` in one transaction (only what changed is
+        written); returns how many were."""
+        with self._write() as tx:
+            return bindings.bind_many(tx.session, self.install_id, kind, dict(pairs))
+
+    def reset_bindings(self) -> int:
+        """Drop every binding and claim of this install (its vendor account changed)."""
+        with self._write() as tx:
+            return bindings.reset_bindings(tx.session, self.install_id)
 
     def vendor_id(self, kind: str, hub_id: int) -> str | None:
         """The vendor id bound to ``hub_id``, or None."""
@@ -596,13 +802,42 @@ class PluginContext:
         finally:
             state.release_lease(self._hub.db, key, holder)
 
+    def update_config(self, changes: dict[str, Any]) -> BaseModel:
+        """Change plain fields of this install's stored config (e.g. what an action read
+        from the vendor), validated by the config model (``Invalid`` naming the fields);
+        audited. Secret and admin-only fields cannot be changed this way. Returns the new
+        config, which also becomes ``ctx.config``."""
+        from hub.core import audit
+        from hub.core.installs import update_plugin_config
+        from hub.plugin.manager import get_plugin_manager
+
+        # The hub's own manager knows this plugin (a test hub registers it there only).
+        manager = getattr(self._hub, "plugins", None) or get_plugin_manager()
+        manifest = manager.manifest(self.plugin_id)
+        with self._write() as tx:
+            install = tx.session.get(PluginInstall, self.install_id)
+            assert install is not None
+            model = update_plugin_config(tx.session, self._hub.box, manifest, install, changes)
+            audit.record(
+                tx.session,
+                actor=f"plugin:{self.plugin_id}",
+                action="install.config_updated",
+                tenant_id=self.tenant.id,
+                target=self.plugin_id,
+                details={"changed": sorted(changes)},
+            )
+        self.config = model
+        return model
+
     def set_status(self, status: str, detail: str = "") -> None:
+        """Set the install's status word (a change raises ``install.status_changed``; see
+        :func:`hub.core.installs.set_status`)."""
+        from hub.core.installs import set_status
+
         with self._hub.db.session() as session:
             install = session.get(PluginInstall, self.install_id)
             assert install is not None
-            install.status = status
-            install.status_detail = detail[:1000]
-            session.add(install)
+            set_status(session, install, status, detail)
 
 
 @dataclass
@@ -612,7 +847,23 @@ class RunProgress:
 
 
 class JobContext(PluginContext):
-    """A :class:`PluginContext` inside one run: progress, counts, errors and the report."""
+    """A :class:`PluginContext` inside one attempt of one run: progress, counts, errors, the
+    report, and checkpoints.
+
+    **Checkpoints.** ``ctx.checkpoint`` is the run's last checkpoint (the JSON value a job
+    recorded), or None on a run's first attempt. A job records one with the effects it
+    covers, in their transaction: ``checkpoint=`` on ``apply_inventory``, ``set_cursor``,
+    ``record_pushed``, ``set_listing_enabled`` and ``bind`` (a value, or a function of the
+    method's result returning one), or :meth:`save_checkpoint` on its own (for effects
+    elsewhere, e.g. on the vendor). The counts so far and the report rows added with
+    :meth:`add_report_rows` are saved with it; a new attempt (after a crash, a restart, a
+    transient error) starts with them, so its counts and report continue from the checkpoint
+    and cover the whole run. Count inside a checkpoint function what its transaction applied;
+    what is counted outside one (e.g. pages fetched) is saved with the next checkpoint.
+
+    **Fencing.** Those writes are refused once this attempt is no longer the run's (its run
+    was requeued because its worker looked dead): they raise ``RunFenced`` and roll back, and
+    ``superseded`` turns True (a heartbeat notices it too: check it in long vendor loops)."""
 
     def __init__(
         self,
@@ -626,19 +877,113 @@ class JobContext(PluginContext):
         job: str,
         options: dict[str, Any],
         trigger: str,
+        attempt: int = 0,
+        checkpoint: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(hub, tenant, install_id, plugin_id, config)
         self.run_id = run_id
         self.job = job
         self.options = options
         self.trigger = trigger
+        self.attempt = attempt
         self.progress = RunProgress()
         self._counts: dict[str, int] = {}
         self._errors: list[str] = []
         self._report: str | None = None
+        self._report_header: tuple[str, ...] | None = None
+        self._report_rows: list[Sequence[Any]] = []
         self._state: str | None = None
         self._message = ""
         self._lock = threading.Lock()
+        self._superseded = threading.Event()
+        self._checkpoint: Any = None
+        if checkpoint is not None:  # resuming: counts continue from the checkpoint
+            self._checkpoint = checkpoint.get("value")
+            self._counts = {str(k): int(v) for k, v in (checkpoint.get("counts") or {}).items()}
+
+    # -- checkpoints and fencing ------------------------------------------------------------
+
+    @property
+    def checkpoint(self) -> Any:
+        """The run's last checkpoint value (this attempt's latest, or the one it resumed
+        from), or None."""
+        return self._checkpoint
+
+    @property
+    def superseded(self) -> bool:
+        """True once this attempt is known to be over (the run was given to another)."""
+        return self._superseded.is_set()
+
+    def raise_if_superseded(self) -> None:
+        """Stop here (``RunFenced``) when this attempt is over: call it between vendor
+        requests of a long fetch, so a worker that lost its run stops spending the budget."""
+        if self.superseded:
+            raise runs.RunFenced(self.run_id, self.attempt)
+
+    def save_checkpoint(self, value: Any) -> None:
+        """Record ``value`` (JSON) as the run's checkpoint, with the counts and report rows so
+        far, in one transaction; prefer ``checkpoint=`` on the method that writes the
+        effects, so both commit together."""
+        if value is None:
+            raise ValueError("a checkpoint is a JSON value, not None")
+        with self._write(value):
+            pass
+
+    def add_report_rows(self, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """Add rows to the run's CSV report (the same ``header`` every time). Rows are saved
+        with the next checkpoint and survive into a resumed attempt; the report is every
+        saved row plus the rest when the run ends. (:meth:`attach_report` replaces it.)"""
+        with self._lock:
+            if self._report_header is None:
+                self._report_header = tuple(header)
+            self._report_rows.extend(rows)
+
+    def unsaved_report(self) -> tuple[tuple[str, ...] | None, list[Sequence[Any]]]:
+        """The report header and the rows not saved with a checkpoint yet (for the run's end)."""
+        with self._lock:
+            return self._report_header, list(self._report_rows)
+
+    def _supersede(self) -> None:
+        self._superseded.set()
+
+    @contextmanager
+    def _write(self, checkpoint: Checkpoint = None) -> Iterator[_Write]:
+        with self._lock:
+            counts_before = dict(self._counts)
+            rows_before = len(self._report_rows)
+        stored: dict[str, Any] | None = None
+        try:
+            with self._hub.db.session() as session:
+                tx = _Write(session)
+                runs.fence(session, self.run_id, self.attempt)
+                yield tx
+                if checkpoint is not None:
+                    value = checkpoint(tx.result) if callable(checkpoint) else checkpoint
+                    with self._lock:
+                        counts = dict(self._counts)
+                        header, rows = self._report_header, list(self._report_rows)
+                    stored = runs.save_checkpoint(
+                        session,
+                        self.run_id,
+                        self.attempt,
+                        value,
+                        counts=counts,
+                        report_header=header,
+                        report_rows=rows,
+                    )
+        except BaseException as exc:
+            if checkpoint is not None:
+                # Counted and reported for a transaction that did not commit: undone.
+                with self._lock:
+                    self._counts = counts_before
+                    del self._report_rows[rows_before:]
+            if isinstance(exc, runs.RunFenced):
+                self._supersede()
+            raise
+        if stored is not None:
+            with self._lock:
+                self._checkpoint = stored["value"]
+                del self._report_rows[: len(rows)]
 
     # -- counts, errors, report ---------------------------------------------------------
     # Every write goes through the lock: a job's fetch threads count while it applies.

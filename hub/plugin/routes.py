@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from litestar import Request, Response, route
 from litestar.handlers import HTTPRouteHandler
@@ -31,6 +31,7 @@ __all__ = ["VendorHandler", "VendorRequest", "call_blocking", "vendor_route"]
 
 log = logging.getLogger("hub.plugin.routes")
 T = TypeVar("T")
+HttpMethodName = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 DEFAULT_MAX_BODY_BYTES = 1_048_576
 
 
@@ -69,7 +70,7 @@ def vendor_route(
     *,
     plugin_id: str,
     name: str,
-    methods: tuple[str, ...] = ("GET", "POST"),
+    methods: tuple[HttpMethodName, ...] = ("GET", "POST"),
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> Callable[[VendorHandler], HTTPRouteHandler]:
     """Make ``handler`` a route at ``path`` (which holds ``{tenant_slug:str}``) for the

@@ -159,7 +159,9 @@ def hub_connect_finish(ctx: PluginContext, grant: ConnectGrant) -> ConnectedAcco
     with ``ctx.save_secrets`` (encrypted).
 
     Raise :class:`hub.plugin.ConnectRefused` with a sentence for the user to refuse the
-    connection (wrong role, exchange refused): the plugin must then store nothing.
+    connection (wrong role, exchange refused). ``ctx.save_secrets`` is staged here: the core
+    stores the values with the connection only when an account is returned, so a hook that
+    raises — even after saving — stores nothing (see :mod:`hub.core.connections`).
 
     :param ctx: the install's context.
     :param grant: the code, the PKCE verifier and the redirect URI.

@@ -36,7 +36,7 @@ from croniter import croniter
 from pydantic import BaseModel
 
 from hub.core.records import Capability, PluginManifest
-from hub.core.schedule import DAYS, in_window
+from hub.core.schedule import WEEKDAYS, in_window
 from hub.plugin.manager import JOB_HOOKS, PluginManager
 
 if TYPE_CHECKING:
@@ -124,7 +124,7 @@ def check_jobs(
                 in_window(datetime(2026, 1, 1), schedule.window)
             except ValueError as exc:
                 raise AssertionError(f"{where}: window {schedule.window!r}: {exc}") from None
-        unknown = set(schedule.disabled_days) - set(DAYS)
+        unknown = set(schedule.disabled_days) - set(WEEKDAYS)
         assert not unknown, f"{where}: unknown disabled days {sorted(unknown)}"
 
 
@@ -234,7 +234,7 @@ def run_job(hub: Hub, tenant_id: int, plugin_id: str, job: str, **options: Any) 
         stored = runs.get_run(session, tenant_id, run.id)
         assert stored is not None
         report = session.get(RunReport, run.id)
-        view = runs.run_dict(stored)
+        view = runs.run_dict(stored, runs.attempts_of(session, [run.id]).get(run.id, []))
         view["report"] = report.body if report is not None else None
         return view
 

@@ -10,11 +10,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from hub.plugin import CATALOGS, ScheduleSpec, secret_field, vendor_url_field
+from hub.plugin import CATALOGS, ScheduleSpec, Weekday, secret_field, vendor_url_field
 
 __all__ = ["DmsConfig", "SupplierCode", "hash_password", "verify_password"]
 
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 HASH_PREFIX = "scrypt$"
 DEFAULT_SCHEDULE = ScheduleSpec(cron="0 1-23/6 * * *", window="01:00-07:00")
 
@@ -81,9 +80,7 @@ class DmsConfig(BaseModel):
     supplier_codes: list[SupplierCode] = Field(default_factory=list, max_length=500)
     quantity_column: Literal["on_hand", "available"] = "on_hand"
     clear_previous_quantities: bool = True
-    disabled_days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
-        default_factory=list
-    )
+    disabled_days: list[Weekday] = Field(default_factory=list)
     schedule: ScheduleSpec = DEFAULT_SCHEDULE
     incremental_interval_minutes: int = Field(
         default=0,

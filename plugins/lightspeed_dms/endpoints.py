@@ -279,13 +279,13 @@ class _DocumentCache:
 
 
 DOCUMENTS = _DocumentCache()
-OUTSTANDING_LIMIT = 30
 
 
 def _outstanding(access: _Access, body: bytes) -> Response[bytes]:
     ctx, config = access.ctx, access.config
     cached = DOCUMENTS.get(ctx.install_id)
-    snapshot = ctx.offer_snapshot(OUTSTANDING_LIMIT, known=cached[0] if cached else None)
+    # The core's offer size is the DMS's: at most 30 orders per OutstandingActivity.
+    snapshot = ctx.offer_snapshot(known=cached[0] if cached else None)
     if cached is not None and (snapshot.orders is None or snapshot.cancellations is None):
         return _xml(cached[1])
     assert snapshot.orders is not None and snapshot.cancellations is not None

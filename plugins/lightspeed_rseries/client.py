@@ -28,7 +28,7 @@ import httpx
 
 from . import normalise
 from .errors import RSeriesAPIError, RSeriesUnavailableError
-from .governor import Governor, LocalGovernor, parse_bucket_headers, request_cost
+from .governor import CostBook, Governor, LocalGovernor, parse_bucket_headers, reported_cost
 from .models import RSeriesModel
 from .oauth import TokenProvider
 from .query import Scalar, query_value
@@ -87,11 +87,13 @@ class RSeriesClient:
         backoff_max: float = 10.0,
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
+        costs: CostBook | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.account_id = account_id
         self.oauth = oauth
         self.governor: Governor = governor if governor is not None else LocalGovernor()
+        self.costs = costs if costs is not None else CostBook()
         self.max_attempts = max(1, max_attempts)
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
@@ -236,11 +238,11 @@ class RSeriesClient:
         payload: dict[str, Any] | None = None,
         lookup: Callable[[], dict[str, Any] | None] | None = None,
     ) -> dict[str, Any]:
-        cost = request_cost(method, entity, payload)
         refreshed = False
         attempt = 0
         while True:
             attempt += 1
+            cost = self.costs.cost(method, entity, payload)
             self.governor.acquire(cost)
             token = self.oauth.access_token()
             # `ambiguous`: the server may have applied the request even though we saw a failure.
@@ -258,6 +260,14 @@ class RSeriesClient:
                 failure, status, ambiguous = f"network error: {exc!r}", None, True
             else:
                 status = response.status_code
+                charged = reported_cost(response.headers)
+                if charged is not None and status != 429:
+                    # Pace by what the server charges, not by our estimate (settled before
+                    # the server's level is observed, which may only raise ours).
+                    self.costs.learn(method, entity, payload, charged)
+                    settle = getattr(self.governor, "settle", None)
+                    if settle is not None and charged != cost:
+                        settle(cost, charged)
                 reading = parse_bucket_headers(response.headers)
                 if reading is not None:
                     self.governor.observe(reading)

@@ -30,6 +30,7 @@ __all__ = [
     "DEFAULT_DRIP_RATE",
     "OTHER_WRITE_COST",
     "BucketReading",
+    "CostBook",
     "Governor",
     "LocalGovernor",
     "RedisGovernor",
@@ -37,6 +38,7 @@ __all__ = [
     "governor_for",
     "nested_record_count",
     "parse_bucket_headers",
+    "reported_cost",
     "request_cost",
 ]
 
@@ -89,11 +91,19 @@ def _truthy(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
-def request_cost(method: str, entity: str, payload: Mapping[str, Any] | None = None) -> float:
+def request_cost(
+    method: str,
+    entity: str,
+    payload: Mapping[str, Any] | None = None,
+    *,
+    write_cost: float = OTHER_WRITE_COST,
+) -> float:
     """The bucket cost of one request.
 
     GET 1; POST/PUT/DELETE on Sale 2, +3 when the payload has ``"completed": true``; other
-    writes 10 (see :data:`OTHER_WRITE_COST`); +0.5 per nested record in the payload.
+    writes ``write_cost`` (10 on the legacy price list, :data:`OTHER_WRITE_COST`, the
+    client's estimate until the server reports a cost; 1 on the current one); +0.5 per
+    nested record in the payload.
 
     :param entity: the entity name (``"Item"``, ``"Sale"``), not the URL.
     """
@@ -105,8 +115,57 @@ def request_cost(method: str, entity: str, payload: Mapping[str, Any] | None = N
         if payload is not None and _truthy(payload.get("completed")):
             cost += COMPLETED_SALE_EXTRA
     else:
-        cost = OTHER_WRITE_COST
+        cost = write_cost
     return cost + NESTED_RECORD_COST * nested_record_count(payload)
+
+
+class CostBook:
+    """What the server charged for each kind of request, learnt from
+    ``X-LS-API-Request-Cost``: the client reserves the estimate (:func:`request_cost`) only
+    until it has seen a response of that kind, then what the server reports — so the same
+    code paces right under the current price list (1 per write) and the legacy one (10).
+
+    A kind is (method, entity, nested records, completed sale): the inputs of the price
+    rule. Thread-safe; share one per account like the governor."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._costs: dict[tuple[str, str, int, bool], float] = {}
+
+    @staticmethod
+    def kind(
+        method: str, entity: str, payload: Mapping[str, Any] | None
+    ) -> tuple[str, str, int, bool]:
+        verb = method.upper()
+        if verb in ("GET", "HEAD", "OPTIONS"):
+            return (verb, "", 0, False)
+        completed = payload is not None and _truthy(payload.get("completed"))
+        return (verb, entity, nested_record_count(payload), completed)
+
+    def cost(self, method: str, entity: str, payload: Mapping[str, Any] | None = None) -> float:
+        """The cost to reserve: the last reported one of this kind, else the estimate."""
+        with self._lock:
+            known = self._costs.get(self.kind(method, entity, payload))
+        return known if known is not None else request_cost(method, entity, payload)
+
+    def learn(
+        self, method: str, entity: str, payload: Mapping[str, Any] | None, charged: float
+    ) -> None:
+        """Remember what the server charged for a request of this kind."""
+        with self._lock:
+            self._costs[self.kind(method, entity, payload)] = charged
+
+
+def reported_cost(headers: Mapping[str, str]) -> float | None:
+    """``X-LS-API-Request-Cost`` as a number, or None when absent or malformed."""
+    raw = headers.get("x-ls-api-request-cost") or headers.get("X-LS-API-Request-Cost")
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return value if value >= 0 else None
 
 
 # --- what the server reports ---
@@ -195,6 +254,9 @@ class UnpacedGovernor(_Clocked):
     def observe(self, reading: BucketReading) -> None:
         """Ignored."""
 
+    def settle(self, reserved: float, charged: float) -> None:
+        """Ignored."""
+
     def penalise(self, retry_after: float) -> None:
         """Hold requests for ``retry_after`` seconds."""
         with self._lock:
@@ -255,6 +317,14 @@ class LocalGovernor(_Clocked):
             self._level = max(level, reading.level)
             self._at = now
 
+    def settle(self, reserved: float, charged: float) -> None:
+        """The server charged ``charged`` for a request that reserved ``reserved``: give
+        back the difference (or take the extra)."""
+        with self._lock:
+            now = self._clock()
+            self._level = max(0.0, self._drained(now) - (reserved - charged))
+            self._at = now
+
     def penalise(self, retry_after: float) -> None:
         """Treat the bucket as full and hold everyone for ``retry_after`` seconds."""
         with self._lock:
@@ -295,6 +365,8 @@ elseif op == 'observe' then
   capacity = tonumber(ARGV[3])
   drip = tonumber(ARGV[4])
   level = math.max(level, tonumber(ARGV[2]))
+elseif op == 'settle' then
+  level = math.max(0, level - tonumber(ARGV[2]))
 elseif op == 'penalise' then
   level = math.max(level, capacity)
   blocked = math.max(blocked, now + tonumber(ARGV[2]))
@@ -351,6 +423,12 @@ class RedisGovernor:
             self.drip_rate = reading.drip_rate
         self.capacity = reading.capacity
         self._run("observe", reading.level, self.capacity, self.drip_rate)
+
+    def settle(self, reserved: float, charged: float) -> None:
+        """Give back (or take) the difference between a reservation and the server's
+        charge, for every worker."""
+        if reserved != charged:
+            self._run("settle", reserved - charged, self.capacity, self.drip_rate)
 
     def penalise(self, retry_after: float) -> None:
         """Hold every worker for ``retry_after`` seconds."""

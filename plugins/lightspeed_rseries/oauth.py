@@ -44,6 +44,7 @@ __all__ = [
     "OAuthSession",
     "TokenProvider",
     "account_id_from_access_token",
+    "employee_id_from_access_token",
 ]
 
 CLOUD_URL = "https://cloud.lightspeedapp.com"
@@ -90,6 +91,21 @@ def account_id_from_access_token(access_token: str) -> int | None:
     try:
         claims = json.loads(base64.urlsafe_b64decode(payload))
         value = claims.get("acct") if isinstance(claims, dict) else None
+        return int(value) if value not in (None, "") else None
+    except (ValueError, TypeError):
+        return None
+
+
+def employee_id_from_access_token(access_token: str) -> int | None:
+    """The ``sub`` claim of a JWT access token — the employee who authorised — without
+    verifying it (the API does that). ``None`` when the token carries none."""
+    parts = access_token.split(".")
+    if len(parts) != 3:
+        return None
+    payload = parts[1] + "=" * (-len(parts[1]) % 4)
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(payload))
+        value = claims.get("sub") if isinstance(claims, dict) else None
         return int(value) if value not in (None, "") else None
     except (ValueError, TypeError):
         return None

@@ -88,8 +88,8 @@ def make_hub(tmp_path: Path, **overrides: Any) -> Hub:
     """A hub on a fresh SQLite file with the test plugin registered. Loopback vendors and
     private webhook targets are allowed (the tests' vendors and receivers are on loopback);
     pass ``allow_loopback_vendors=False`` / ``allow_private_webhooks=False`` to test the
-    production rule."""
-    url = f"sqlite:///{tmp_path}/hub.db"
+    production rule. ``database_url`` puts it on another database (PostgreSQL)."""
+    url = str(overrides.pop("database_url", f"sqlite:///{tmp_path}/hub.db"))
     values: dict[str, Any] = {"allow_loopback_vendors": True, "allow_private_webhooks": True}
     values.update(overrides)
     settings = load_settings(secret_key="k" * 40, database_url=url, **values)

@@ -14,7 +14,9 @@ from hub.core.models import ApiKey, Order
 from hub.core.types import utcnow
 from tests.api.conftest import PLUGIN_ID, World, order_body
 
-UNAUTHENTICATED = ("/healthz", "/metrics")
+# The OAuth callback is public by design: the single-use state is its credential
+# (tests/api/test_connect.py).
+UNAUTHENTICATED = ("/healthz", "/metrics", "/oauth/callback")
 
 
 def _operations(client: TestClient[Litestar]) -> list[tuple[str, str]]:

@@ -16,7 +16,7 @@ from hub.core import catalog
 from hub.core.catalog import ProductIn
 from hub.core.changes import high_water, parse_cursor
 from hub.core.errors import Invalid
-from hub.core.inventory import apply_inventory
+from hub.core.inventory import apply_inventory, set_quantities
 from hub.core.models import InventoryLevel, Product
 from hub.core.records import ClearScope, InventoryRecord, MatchRule
 from tests.core.conftest import Setup, add_products, plugin_context, wait_until
@@ -320,3 +320,18 @@ def test_listing_changes_are_enabling_decisions_not_the_exporters_own_records(
     assert refused.value.fields == {"NOPE": "no product with sku 'NOPE'"}
     (listing,) = [row for batch in ctx.listings(["A"]) for row in batch]
     assert listing.last_pushed["qoh"] == {"1": 3}  # nothing recorded
+
+
+def test_quantities_the_integrator_sets_show_in_changed_inventory_once(setup: Setup) -> None:
+    add_products(setup.hub.db, setup.tenant_id, [{"sku": "A"}])
+    ctx = plugin_context(setup)
+    with setup.hub.db.session() as session:
+        set_quantities(session, setup.tenant_id, [("A", "main", 4)])
+    (batch,) = list(ctx.changed_inventory())
+    assert [(lvl.sku, lvl.quantity, lvl.source) for lvl in batch.items] == [("A", 4, "api")]
+    number = counter(setup)
+    with setup.hub.db.session() as session:
+        result = set_quantities(session, setup.tenant_id, [("A", "main", 4)])
+    assert (result.updated, result.unchanged) == (0, 1)
+    assert counter(setup) == number
+    assert list(ctx.changed_inventory(batch.cursor)) == []

@@ -1,4 +1,5 @@
-"""The order-export state machine: pending → offered → acknowledged | rejected | failed."""
+"""The order-export state machine (:mod:`hub.core.exports`): its events, what each may move,
+and what is refused."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import pytest
 from sqlmodel import select
 
 from hub.core import webhooks
+from hub.core.direct_sql import DirectSql
 from hub.core.errors import Conflict
+from hub.core.exports import TRANSITIONS, IllegalTransition, move
 from hub.core.models import OrderExport, WebhookDelivery
 from tests.core.conftest import Setup, order_body, plugin_context
 
@@ -173,3 +176,111 @@ def test_two_pollers_acknowledging_the_same_orders_acknowledge_each_once(setup: 
             if '"sample: acknowledged"' in d.payload
         ]
     assert len(acknowledged_events) == len(numbers)
+
+
+def order_notes(setup: Setup, number: str) -> list[str]:
+    return [n["message"] for n in setup.hub.order_detail(setup.tenant_id, number)["notes"]]
+
+
+def test_rejecting_an_acknowledged_export_is_refused_and_records_nothing(setup: Setup) -> None:
+    place(setup, "W-1")
+    ctx = plugin_context(setup)
+    assert ctx.acknowledge_export("W-1")
+    before = setup.hub.order_detail(setup.tenant_id, "W-1")
+    with pytest.raises(
+        IllegalTransition,
+        match="the sample export of order 'W-1' is acknowledged; "
+        "only a pending or offered export can be rejected",
+    ):
+        ctx.reject_export("W-1", "unknown customer", notes=[("1301", "too late")])
+    after = setup.hub.order_detail(setup.tenant_id, "W-1")
+    assert after["exports"] == before["exports"]
+    assert after["notes"] == before["notes"]
+
+
+def test_a_rejected_export_cannot_be_marked_failed(setup: Setup) -> None:
+    place(setup, "W-1")
+    ctx = plugin_context(setup)
+    assert ctx.reject_export("W-1", "unknown customer")
+    assert not ctx.reject_export("W-1", "unknown customer")  # a repeat changes nothing
+    with pytest.raises(IllegalTransition, match="only a pending or offered export can be marked"):
+        ctx.fail_export("W-1", "the sale could not be created")
+    assert list(export_states(setup).values()) == ["rejected"]
+
+
+def test_retrying_a_pending_export_is_a_conflict(setup: Setup) -> None:
+    place(setup, "W-1")
+    with pytest.raises(Conflict, match="is pending; only a rejected or failed export can be"):
+        setup.hub.retry_export(setup.tenant_id, "W-1", "sample", actor="integrator")
+    assert order_notes(setup, "W-1") == []
+
+
+def test_a_cancellation_never_sent_cannot_be_acknowledged(setup: Setup) -> None:
+    place(setup, "W-1")
+    ctx = plugin_context(setup)
+    ctx.acknowledge_export("W-1")
+    with pytest.raises(IllegalTransition, match="has none; only a pending cancellation"):
+        ctx.acknowledge_cancellation("W-1", notes=[("7001", "confirmed")])
+    assert "confirmed" not in order_notes(setup, "W-1")
+
+
+def test_an_order_canceled_while_on_offer_leaves_the_queue_without_a_cancellation(
+    setup: Setup,
+) -> None:
+    place(setup, "W-1", "W-2")
+    ctx = plugin_context(setup)
+    ctx.offer_orders()
+    setup.hub.cancel_order(setup.tenant_id, "W-1", "fraud", actor="shop")
+    assert [o.number for o in ctx.offer_orders()] == ["W-2"]
+    assert ctx.pending_cancellations() == []
+
+
+def test_an_offer_counts_one_attempt_however_often_the_order_is_listed(setup: Setup) -> None:
+    place(setup, "W-1")
+    ctx = plugin_context(setup)
+    for _ in range(3):
+        ctx.offer_orders()
+    assert setup.hub.order_detail(setup.tenant_id, "W-1")["exports"][0]["attempts"] == 1
+    ctx.reject_export("W-1", "unknown customer")
+    setup.hub.retry_export(setup.tenant_id, "W-1", "sample", actor="integrator")
+    ctx.offer_orders()
+    assert setup.hub.order_detail(setup.tenant_id, "W-1")["exports"][0]["attempts"] == 2
+
+
+@pytest.mark.parametrize("event", sorted(TRANSITIONS))
+@pytest.mark.parametrize(
+    ("state", "cancel_state"),
+    [(s, "") for s in ("pending", "offered", "acknowledged", "rejected", "failed")]
+    + [("acknowledged", "pending"), ("acknowledged", "acknowledged")],
+)
+def test_an_event_moves_exactly_the_exports_its_table_row_allows(
+    setup: Setup, event: str, state: str, cancel_state: str
+) -> None:
+    place(setup, "W-1")
+    with setup.hub.db.session() as session:
+        export = session.exec(select(OrderExport)).one()
+        export.state, export.cancel_state = state, cancel_state
+        session.add(export)
+        session.flush()
+        assert export.id is not None
+        moved = move(DirectSql.of(session), event, [export.id])
+    transition = TRANSITIONS[event]
+    with setup.hub.db.read() as session:
+        after = session.exec(select(OrderExport)).one()
+    before = state if transition.column == "state" else cancel_state
+    allowed = before in transition.sources and (
+        not transition.on_states or state in transition.on_states
+    )
+    assert moved == int(allowed)
+    now = after.state if transition.column == "state" else after.cancel_state
+    assert now == (transition.target if allowed else before)
+
+
+def test_an_unknown_event_or_column_is_a_programming_error(setup: Setup) -> None:
+    place(setup, "W-1")
+    with setup.hub.db.session() as session:
+        sql = DirectSql.of(session)
+        with pytest.raises(ValueError, match="no event 'ship'"):
+            move(sql, "ship", [1])
+        with pytest.raises(ValueError, match="reject cannot set state"):
+            move(sql, "reject", [1], state="acknowledged")

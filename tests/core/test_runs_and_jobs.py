@@ -21,11 +21,12 @@ from hub.core.db import Database
 from hub.core.errors import NotFound, Refused
 from hub.core.hub import Hub
 from hub.core.models import InventoryLevel, JobRun, RunReport
+from hub.core.schedule import WEEKDAYS
 from hub.core.types import utcnow
 from tests.core.conftest import Setup, add_products, make_hub, make_tenant, wait_until
 from tests.core.sample_plugin import INVENTORY_JOB, SamplePlugin
 
-ALL_DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+ALL_DAYS = list(WEEKDAYS)
 
 
 def run_row(db: Database, run_id: int) -> JobRun:

@@ -62,8 +62,8 @@ def test_disabled_days_mark_their_slots_skipped() -> None:
     slots = list(slots_between(spec, CHICAGO, start, start + timedelta(days=3)))
     assert [(s.at.strftime("%a"), s.skipped_reason) for s in slots] == [
         ("Fri", None),
-        ("Sat", "skipped: sat is a disabled day"),
-        ("Sun", "skipped: sun is a disabled day"),
+        ("Sat", "skipped: sat is a disabled day (2026-05-02 America/Chicago)"),
+        ("Sun", "skipped: sun is a disabled day (2026-05-03 America/Chicago)"),
     ]
 
 
@@ -96,7 +96,9 @@ def test_a_disabled_day_records_a_skipped_run_once(setup: Setup) -> None:
     assert tick(hub, monday_seven) == 1
     assert tick(hub, monday_seven + timedelta(seconds=20)) == 0
     runs = scheduled_runs(hub.db)
-    assert [(r.state, r.message) for r in runs] == [("skipped", "skipped: mon is a disabled day")]
+    assert [(r.state, r.message) for r in runs] == [
+        ("skipped", "skipped: mon is a disabled day (2026-05-04 America/Chicago)")
+    ]
     assert runs[0].finished_at is not None
     assert queued == []
 

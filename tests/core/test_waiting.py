@@ -42,8 +42,8 @@ def another_thread_writing(db: Database, slug: str | None = None) -> Iterator[th
 
 
 def _tenants(db: Database) -> list[str]:
-    with db.lane() as lane:
-        return [row[0] for row in lane.rows("SELECT slug FROM tenants ORDER BY slug")]
+    with db.direct_sql() as sql:
+        return [row[0] for row in sql.rows("SELECT slug FROM tenants ORDER BY slug")]
 
 
 def test_a_write_waits_for_nobody_under_no_wait_when_the_lock_is_free(sqlite_db: Database) -> None:

@@ -14,7 +14,7 @@ from hub.core import catalog
 from hub.core.errors import Refused
 from hub.core.hub import Hub
 from hub.core.models import InventoryLevel, JobRun, Product
-from hub.core.schedule import slots_between
+from hub.core.schedule import WEEKDAYS, slots_between
 from plugins.lightspeed_dms.config import DEFAULT_SCHEDULE
 from plugins.lightspeed_dms.threepa.sandbox import FaultRule, running_sandbox
 
@@ -228,9 +228,7 @@ def test_without_clear_previous_unreported_parts_keep_their_quantity(
 
 
 def test_disabled_day_skips_the_pull_unless_forced(hub: Hub, sandbox: Any) -> None:
-    tenant_id = setup_tenant(
-        hub, sandbox, disabled_days=["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-    )
+    tenant_id = setup_tenant(hub, sandbox, disabled_days=list(WEEKDAYS))
     run = run_sync(hub, tenant_id)
     assert run.state == "skipped" and "disabled day" in run.message
     assert not [r for r in sandbox.state.requests if "Part" in r.path]

@@ -164,11 +164,20 @@ class FaultInjector:
                 await self.app(scope, receive, logging_send)
             elif fault.kind == "truncated":
                 await self._truncated(scope, receive, logging_send)
+            elif fault.kind == "applied":
+                await self._applied(fault, scope, receive, logging_send)
             else:
                 await self._forced_status(fault, logging_send)
         finally:
             if not logged:
                 self.state.log_request(method, path, query, 0)
+
+    async def _applied(self, fault: Fault, scope: Scope, receive: Receive, send: Send) -> None:
+        async def discard(message: Message) -> None:
+            return None
+
+        await self.app(scope, receive, discard)  # the work is done; its answer is lost
+        await self._forced_status(fault, send)
 
     async def _truncated(self, scope: Scope, receive: Receive, send: Send) -> None:
         start: Message | None = None
@@ -227,6 +236,7 @@ def create_app(
     client_id: str = "sandbox-client",
     client_secret: str = "sandbox-secret",
     redirect_uri: str | None = None,
+    legacy_write_costs: bool = False,
 ) -> Sandbox:
     """Build a sandbox.
 
@@ -238,6 +248,7 @@ def create_app(
     :param access_token_ttl: access-token lifetime in seconds, short in tests.
     :param client_id: the one registered API client (with ``client_secret``).
     :param redirect_uri: the client's registered callback, if any.
+    :param legacy_write_costs: charge 10 per write (the old price list) instead of 1.
     """
     state = SandboxState(
         seed,
@@ -248,5 +259,6 @@ def create_app(
         client_id=client_id,
         client_secret=client_secret,
         redirect_uri=redirect_uri,
+        legacy_write_costs=legacy_write_costs,
     )
     return Sandbox(app=FaultInjector(build_routes(state), state), state=state)

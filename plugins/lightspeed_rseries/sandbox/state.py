@@ -22,12 +22,14 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlencode
 
-from ..governor import request_cost
+from ..governor import OTHER_WRITE_COST, request_cost
+
+CURRENT_WRITE_COST = 1.0
 
 __all__ = [
     "DEFAULT_SEED_PATH",
@@ -53,6 +55,7 @@ KEYS: dict[str, str] = {
     "PriceLevel": "priceLevelID",
     "Manufacturer": "manufacturerID",
     "PaymentType": "paymentTypeID",
+    "TaxCategory": "taxCategoryID",
     "Customer": "customerID",
     "Item": "itemID",
     "ItemShop": "itemShopID",
@@ -61,8 +64,9 @@ KEYS: dict[str, str] = {
 # Relations rendered only when asked for with load_relations (Prices always come with Item).
 RELATIONS: dict[str, frozenset[str]] = {
     "Item": frozenset({"ItemShops"}),
-    "Sale": frozenset({"SaleLines", "SalePayments"}),
+    "Sale": frozenset({"SaleLines", "SalePayments", "Customer"}),
     "Customer": frozenset({"Contact"}),
+    "Employee": frozenset({"EmployeeRole"}),
 }
 # Container key → record key inside it.
 CONTAINERS: dict[str, str] = {
@@ -162,11 +166,14 @@ class Fault:
 
     :param kind: ``"status"`` answers ``status`` (401 with the OAuth body, 429 with
         Retry-After, others with the API error body); ``"slow"`` waits ``delay`` seconds then
-        serves normally; ``"truncated"`` serves normally but cuts the body in half.
+        serves normally; ``"truncated"`` serves normally but cuts the body in half;
+        ``"applied"`` serves the request (a write is applied, charged and logged) and then
+        answers ``status`` instead of the result — a timeout at Lightspeed's edge after the
+        work was done, the case that must not create a second sale.
     :param count: how many matching requests fail; ``skip`` lets that many pass first.
     """
 
-    kind: Literal["status", "slow", "truncated"] = "status"
+    kind: Literal["status", "slow", "truncated", "applied"] = "status"
     path: str = "*"
     method: str = "*"
     status: int = 503
@@ -251,8 +258,12 @@ class SandboxState:
         client_id: str = "sandbox-client",
         client_secret: str = "sandbox-secret",
         redirect_uri: str | None = None,
+        legacy_write_costs: bool = False,
     ) -> None:
         self.lock = threading.RLock()
+        # Lightspeed's price list since 2026-03 charges 1 for most writes; older clients
+        # (and the legacy list) assume 10. ``legacy_write_costs`` plays the old list.
+        self.write_cost = OTHER_WRITE_COST if legacy_write_costs else CURRENT_WRITE_COST
         self.clock = SandboxClock()
         self.bucket_size = bucket_size
         self.drip_rate = drip_rate
@@ -272,6 +283,8 @@ class SandboxState:
         self._refresh_tokens: dict[str, _Grant] = {}
         self._buckets: dict[str, _Bucket] = {}
         self._next_ids: dict[str, int] = {}
+        # itemID → shopID → itemShopID: stock lookups stay O(1) at bench sizes.
+        self._item_shop_index: dict[int, dict[int, int]] = {}
         self._signing_key = secrets.token_bytes(32)
         self.account_id = 0
         self.account_name = ""
@@ -358,6 +371,9 @@ class SandboxState:
         record_id = int(record[key])
         self._next_ids[entity] = max(self._next_ids.get(entity, 1), record_id + 1)
         self.records[entity][record_id] = record
+        if entity == "ItemShop":
+            by_shop = self._item_shop_index.setdefault(int(record["itemID"]), {})
+            by_shop[int(record["shopID"])] = record_id
         return record
 
     def _next_id(self, entity: str) -> int:
@@ -628,7 +644,7 @@ class SandboxState:
                 raise SandboxError(400, f"Malformed JSON body: {exc}") from exc
             if not isinstance(payload, dict):
                 raise SandboxError(400, "The body must be a JSON object.")
-        cost = request_cost(method, entity, payload)
+        cost = request_cost(method, entity, payload, write_cost=self.write_cost)
         headers = self.charge(self._bucket_key(claims), cost)
         params = dict(query)
         with self.lock:
@@ -667,8 +683,16 @@ class SandboxState:
             raise SandboxError(400, f"Invalid limit {limit_text!r}.") from exc
         if not 1 <= limit <= MAX_LIMIT:
             raise SandboxError(400, f"limit must be between 1 and {MAX_LIMIT}.")
-        filters = [(k, v) for k, v in query if k not in PAGING_PARAMS]
-        matching = [r for r in self.records[entity].values() if _matches(r, filters)]
+        filters = [(k, v) for k, v in query if k not in PAGING_PARAMS and k != "archived"]
+        # Archived records are left out unless asked for: archived=true adds them,
+        # archived=only keeps only them (Lightspeed's rule).
+        archived = params.get("archived", "false").strip().lower()
+        matching = [
+            r
+            for r in self.records[entity].values()
+            if (archived == "true" or bool(r.get("archived")) == (archived == "only"))
+            and _matches(r, filters)
+        ]
         sort_field = params.get("sort") or KEYS[entity]
         descending = sort_field.startswith("-")
         sort_field = sort_field.lstrip("-")
@@ -713,9 +737,16 @@ class SandboxState:
     def _render(self, entity: str, record: Mapping[str, Any], relations: set[str]) -> Any:
         shown = {k: v for k, v in record.items() if k not in RELATIONS.get(entity, ())}
         wanted = RELATIONS.get(entity, frozenset()) if "all" in relations else relations
+        if entity == "Employee" and "EmployeeRole" in wanted:
+            role = self.records["EmployeeRole"].get(int(record.get("employeeRoleID") or 0))
+            if role is not None:
+                shown["EmployeeRole"] = role
         if entity == "Item" and "ItemShops" in wanted:
-            rows = [r for r in self.item_shops.values() if r["itemID"] == record["itemID"]]
-            shown["ItemShops"] = sorted(rows, key=lambda r: r["shopID"])
+            shown["ItemShops"] = self._item_shop_rows(int(record["itemID"]))
+        if entity == "Sale" and "Customer" in wanted:
+            customer = self.records["Customer"].get(int(record.get("customerID") or 0))
+            if customer is not None:
+                shown["Customer"] = customer
         for relation in RELATIONS.get(entity, frozenset()):
             if relation in wanted and relation in record:
                 shown[relation] = record[relation]
@@ -785,10 +816,12 @@ class SandboxState:
         return record
 
     def _item_shop(self, item_id: int, shop_id: int) -> dict[str, Any] | None:
-        for row in self.item_shops.values():
-            if row["itemID"] == item_id and row["shopID"] == shop_id:
-                return row
-        return None
+        row_id = self._item_shop_index.get(item_id, {}).get(shop_id)
+        return None if row_id is None else self.item_shops.get(row_id)
+
+    def _item_shop_rows(self, item_id: int) -> list[dict[str, Any]]:
+        by_shop = self._item_shop_index.get(item_id, {})
+        return [self.item_shops[by_shop[shop_id]] for shop_id in sorted(by_shop)]
 
     def _ensure_item_shops(self, item_id: int, updates: Iterable[Any], now: str) -> None:
         """Create the shop-0 row and one row per shop; apply ``updates`` (by id or shopID)."""
@@ -825,11 +858,7 @@ class SandboxState:
 
     def _recount_all_shops(self, item_id: int, now: str) -> None:
         # The shopID 0 row is the total over the shops.
-        total = sum(
-            int(r["qoh"])
-            for r in self.item_shops.values()
-            if r["itemID"] == item_id and r["shopID"] != 0
-        )
+        total = sum(int(r["qoh"]) for r in self._item_shop_rows(item_id) if r["shopID"] != 0)
         row = self._item_shop(item_id, 0)
         if row is not None and row["qoh"] != total:
             row["qoh"] = total
@@ -856,6 +885,7 @@ class SandboxState:
             "completeTime": "",
             **fields,
             "timeStamp": now,
+            "updatetime": now,
             "SaleLines": [],
             "SalePayments": [],
         }
@@ -872,6 +902,7 @@ class SandboxState:
         self, sale: dict[str, Any], fields: dict[str, Any], now: str
     ) -> dict[str, Any]:
         was_completed = bool(sale.get("completed"))
+        was_voided = bool(sale.get("voided"))
         candidate = {
             **sale,
             "SaleLines": list(sale["SaleLines"]),
@@ -885,10 +916,15 @@ class SandboxState:
         sale.clear()
         sale.update(candidate)
         sale["timeStamp"] = now
+        # updatetime moves on every change (edits, completion, voids); timeStamp is legacy.
+        sale["updatetime"] = now
         for child in (*sale["SaleLines"], *sale["SalePayments"]):
             child["saleID"] = sale["saleID"]
         if sale["completed"] and not was_completed:
             self._complete(sale, now)
+        if sale.get("voided") and not was_voided and was_completed:
+            # Voiding a completed sale puts its items back (returns are taken out again).
+            self._move_sale_stock(sale, now, sign=+1)
         return sale
 
     def _add_lines(
@@ -918,15 +954,34 @@ class SandboxState:
                     "amount": Decimal(payment.get("amount") or 0),
                 }
             )
-        total = sum(
+        subtotal = sum(
             (Decimal(line["unitQuantity"]) * line["unitPrice"] for line in sale["SaleLines"]),
             Decimal(0),
         ).quantize(Decimal("0.01"))
+        tax = self._sale_tax(sale)
+        total = subtotal + tax
         paid = sum((p["amount"] for p in sale["SalePayments"]), Decimal(0)).quantize(
             Decimal("0.01")
         )
+        sale["calcSubtotal"] = subtotal
+        sale["calcTax1"] = tax
         sale["total"] = total
         sale["balance"] = total - paid
+
+    def _sale_tax(self, sale: Mapping[str, Any]) -> Decimal:
+        """Lightspeed's tax: the sale's tax category rate (``tax1Rate``) on the lines whose
+        item is taxable (``tax``, default true; a line without an item is not), rounded half
+        up to the cent once for the sale — so it may differ from a webstore's per-line tax."""
+        category = self.records["TaxCategory"].get(int(sale.get("taxCategoryID") or 0))
+        if category is None:
+            return Decimal("0.00")
+        rate = Decimal(str(category.get("tax1Rate") or "0"))
+        taxable = Decimal(0)
+        for line in sale["SaleLines"]:
+            item = self.items.get(int(line["itemID"] or 0))
+            if item is not None and item.get("tax", True) not in (False, "false"):
+                taxable += Decimal(line["unitQuantity"]) * line["unitPrice"]
+        return (taxable * rate).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
     def _check_balance(self, sale: Mapping[str, Any]) -> None:
         if sale.get("completed") and sale["balance"] != 0:
@@ -940,13 +995,89 @@ class SandboxState:
 
     def _complete(self, sale: dict[str, Any], now: str) -> None:
         sale["completeTime"] = now
+        self._move_sale_stock(sale, now, sign=-1)
+
+    def _move_sale_stock(self, sale: dict[str, Any], now: str, *, sign: int) -> None:
         shop_id = int(sale["shopID"])
         for line in sale["SaleLines"]:
             row = self._item_shop(int(line["itemID"]), shop_id) if line["itemID"] else None
             if row is not None:
-                row["qoh"] = int(row["qoh"]) - int(line["unitQuantity"])
+                row["qoh"] = int(row["qoh"]) + sign * int(line["unitQuantity"])
                 row["timeStamp"] = now
                 self._recount_all_shops(int(line["itemID"]), now)
+
+    # --- sales rung up at the till (tests, the demo, the bench) ---
+
+    def ring_up(
+        self,
+        shop_id: int,
+        lines: Iterable[tuple[int, int, Decimal | str | int]],
+        *,
+        register_id: int | None = None,
+        employee_id: int | None = None,
+        customer_id: int = 0,
+        payment_type_id: int | None = 1,
+        updatetime: datetime | None = None,
+    ) -> dict[str, Any]:
+        """A completed sale as the till makes it: ``lines`` of ``(itemID, unitQuantity,
+        unitPrice)`` (itemID 0 = a line without an item; negative quantity = a refund),
+        paid in full with ``payment_type_id`` (None: no payment, a balance left). Stock
+        moves as on Lightspeed. ``updatetime`` backdates the sale's last change (a sale that
+        committed late, after a reader moved past that time). Nothing is charged to the
+        bucket."""
+        with self.lock:
+            now = self._now_text()
+            if register_id is None:
+                register_id = next(
+                    (
+                        rid
+                        for rid, r in sorted(self.records["Register"].items())
+                        if int(r.get("shopID") or 0) == shop_id
+                    ),
+                    0,
+                )
+            if employee_id is None:
+                employee_id = min(self.records["Employee"]) if self.records["Employee"] else 0
+            sale: dict[str, Any] = {
+                "completed": True,
+                "voided": False,
+                "archived": False,
+                "referenceNumber": "",
+                "referenceNumberSource": "",
+                "shopID": shop_id,
+                "registerID": register_id,
+                "employeeID": employee_id,
+                "customerID": customer_id,
+                "completeTime": now,
+                "timeStamp": now,
+                "updatetime": now,
+                "SaleLines": [],
+                "SalePayments": [],
+            }
+            raw_lines = [
+                {"itemID": item_id, "unitQuantity": qty, "unitPrice": str(price)}
+                for item_id, qty, price in lines
+            ]
+            self._add_lines(sale, raw_lines, [], now)
+            if payment_type_id is not None and sale["total"]:
+                self._add_lines(
+                    sale, [], [{"paymentTypeID": payment_type_id, "amount": sale["total"]}], now
+                )
+            sale = self._insert("Sale", sale)
+            for child in (*sale["SaleLines"], *sale["SalePayments"]):
+                child["saleID"] = sale["saleID"]
+            self._move_sale_stock(sale, now, sign=-1)
+            if updatetime is not None:
+                sale["updatetime"] = updatetime.astimezone(UTC).replace(microsecond=0).isoformat()
+            return sale
+
+    def void_sale(self, sale_id: int) -> dict[str, Any]:
+        """Void a sale at the till (its stock comes back; ``updatetime`` moves)."""
+        with self.lock:
+            sale = self.records["Sale"].get(sale_id)
+            if sale is None:
+                raise KeyError(sale_id)
+            return self._update_sale(sale, {"voided": True}, self._now_text())
 
 
 # --- helpers: seed, payloads, rendering, filtering, cursors ---
@@ -1104,7 +1235,25 @@ def _compare(record_value: Any, operand: str) -> tuple[Any, Any]:
 
 
 def _matches(record: Mapping[str, Any], filters: list[tuple[str, str]]) -> bool:
-    return all(_match_one(record.get(field), raw) for field, raw in filters)
+    return all(
+        any(_match_one(value, raw) for value in _nested(record, field))
+        if "." in field
+        else _match_one(record.get(field), raw)
+        for field, raw in filters
+    )
+
+
+def _nested(record: Mapping[str, Any], field: str) -> list[Any]:
+    """The values a dotted filter names: ``Contact.email`` (a customer's e-mail addresses,
+    as Lightspeed filters customers by e-mail); other paths follow nested objects."""
+    if field == "Contact.email":
+        contact = record.get("Contact") or {}
+        emails = contact.get("Emails") if isinstance(contact, Mapping) else None
+        return [e.get("address") for e in emails or [] if isinstance(e, Mapping)]
+    value: Any = record
+    for part in field.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return [value]
 
 
 def _match_one(value: Any, raw: str) -> bool:

@@ -45,7 +45,7 @@ def completed_sale(reference: str, paid: str = "59.99") -> Sale:
 def test_iteration_follows_next_over_several_pages(start_sandbox: Callable[..., Running]) -> None:
     running = start_sandbox(seed=seed_with_items(245), drip_rate=200)
     client = make_client(running, connect(running))
-    items = list(client.iterate_models(Item))
+    items = list(client.iterate_models(Item, {"archived": "true"}))  # with the archived bell
     assert len(items) == 250 and len({i.item_id for i in items}) == 250
     pages = api_requests(running, "/Item.json")
     assert len(pages) == 3
@@ -104,11 +104,14 @@ def test_operators_in_like_between_and_archived(client: RSeriesClient) -> None:
     def ids(params: dict[str, str]) -> list[int]:
         return [int(r["itemID"]) for r in client.iterate("Item", params)]
 
-    assert ids({"itemID": q.in_([1, 3, 5])}) == [1, 3, 5]
+    # Item 5 is archived: left out unless archived=true (or only) asks for it.
+    assert ids({"itemID": q.in_([1, 3, 5])}) == [1, 3]
+    assert ids({"itemID": q.in_([1, 3, 5]), "archived": "true"}) == [1, 3, 5]
     assert ids({"description": q.like("%helmet%")}) == [1]
-    assert ids({"defaultCost": q.between(3, 20)}) == [2, 3, 4, 5]
+    assert ids({"defaultCost": q.between(3, 20), "archived": "true"}) == [2, 3, 4, 5]
     assert ids({"archived": q.eq(False), "itemID": q.lte(5)}) == [1, 2, 3, 4]
-    assert ids({"manufacturerID": q.ne(1)}) == [3, 4, 5]
+    assert ids({"archived": "only"}) == [5]
+    assert ids({"manufacturerID": q.ne(1), "archived": "true"}) == [3, 4, 5]
 
 
 def test_limit_above_100_is_refused(client: RSeriesClient) -> None:
@@ -138,7 +141,7 @@ def test_setting_stock_moves_the_itemshop_but_not_the_item_timestamp(
     assert after.stock_in(1).timestamp > before.stock_in(1).timestamp  # type: ignore[union-attr,operator]
     write = sandbox.state.writes[-1]
     assert write.payload == {"ItemShops": {"ItemShop": [{"shopID": 1, "qoh": 3}]}}  # real numbers
-    assert write.cost == 10.5
+    assert write.cost == 1 + 0.5  # the current price list: 1 per write, +0.5 per ItemShop
     changed = list(
         client.iterate(
             "ItemShop", {"timeStamp": q.gt(before.stock_in(1).timestamp), "sort": "timeStamp"}
@@ -191,7 +194,7 @@ def test_a_401_mid_iteration_refreshes_once_and_iteration_continues(
     oauth = connect(running)
     client = make_client(running, oauth)
     running.state.add_fault(Fault(status=401, path="*/Item.json", skip=1, count=1))
-    items = list(client.iterate("Item"))
+    items = list(client.iterate("Item", {"archived": "true"}))
     assert len(items) == 250
     assert oauth.refresh_count == 1 and running.state.refresh_count == 1
     pages = api_requests(running, "/Item.json")
@@ -220,7 +223,7 @@ def test_a_429_retry_after_is_honoured(client: RSeriesClient, sandbox: Running) 
 def test_a_5xx_burst_is_survived(client: RSeriesClient, sandbox: Running) -> None:
     for status in (502, 503, 504):
         sandbox.state.add_fault(Fault(status=status, path="*/Item.json"))
-    assert len(list(client.iterate("Item"))) == 5
+    assert len(list(client.iterate("Item"))) == 4  # the archived one is left out
     assert [r.status for r in api_requests(sandbox, "/Item.json")] == [502, 503, 504, 200]  # type: ignore[attr-defined]
 
 
@@ -245,7 +248,7 @@ def test_a_truncated_body_and_a_slow_response_are_retried(sandbox: Running) -> N
     sandbox.state.add_fault(Fault(kind="truncated", path="*/Item.json"))
     sandbox.state.add_fault(Fault(kind="slow", path="*/Item.json", delay=1.0))
     started = time.monotonic()
-    assert len(list(client.iterate("Item"))) == 5
+    assert len(list(client.iterate("Item"))) == 4  # the archived one is left out
     assert time.monotonic() - started < 5
     assert all(fault.count == 0 for fault in sandbox.state.faults)  # both were hit
 

@@ -1,0 +1,1 @@
+"""Lightspeed R-Series as a sales channel (the ``lightspeed_pos`` plugin)."""

@@ -1,0 +1,303 @@
+"""Pure functions between Lightspeed Retail records and the hub's: tested without a server.
+
+Items are read from the raw records the client returns (string scalars, single-object
+quirks undone by :mod:`plugins.lightspeed_rseries.normalise`), not through the pydantic
+models: an import reads 100,000 items, and this is the hot path of the local apply.
+
+The rules of the spec, each in one place:
+
+- **Import filters** (:func:`passes_filters`): an item is imported if any enabled condition
+  holds at any mapped shop — qoh > 0, backorder > 0, reorderPoint or reorderLevel > 0.
+- **Requirements** (:func:`missing_requirement`): a price at the base level (Default or MSRP),
+  a UPC or an EAN, a manufacturer SKU; the first one missing is the pending reason.
+- **Identifiers**: UPC → ``upc`` (GTIN1), EAN → ``ean`` (GTIN2), Manufact. SKU → ``mpn``;
+  matched by the core (``MatchRule.UPC_EAN_MPN``: UPC, then EAN, then MPN + brand).
+- **Quantities**: the shop's qoh, never below 0 (Lightspeed lets qoh go negative; a webstore
+  shows 0); a shop without an ItemShop row holds 0.
+- **POS pricing** (:func:`pos_prices`): levels by id (``useTypeID`` = ``priceLevelID``).
+- **The sale** (:func:`sale_lines`, :func:`sale_payments`): lines by itemID, the shipping
+  line, payments of exactly Lightspeed's total.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from hub.plugin import InventoryRecord, OrderView
+from plugins.lightspeed_rseries import normalise
+
+__all__ = [
+    "REASONS",
+    "ItemFacts",
+    "ShopStock",
+    "inventory_record",
+    "item_facts",
+    "missing_requirement",
+    "passes_filters",
+    "pos_prices",
+    "sale_lines",
+    "sale_payments",
+]
+
+NO_UPC_OR_EAN = "no_upc_or_ean"
+NO_MANUFACTURER_SKU = "no_manufacturer_sku"
+NO_PRICE_AT_LEVEL = "no_price_at_level"
+NO_MATCHING_PRODUCT = "no_matching_product"
+SEVERAL_MATCHING_PRODUCTS = "several_matching_products"
+REASONS: dict[str, str] = {
+    NO_UPC_OR_EAN: "The item has neither a UPC nor an EAN.",
+    NO_MANUFACTURER_SKU: "The item has no manufacturer SKU (Manufact. SKU).",
+    NO_PRICE_AT_LEVEL: "The item has no price at the selected level.",
+    NO_MATCHING_PRODUCT: "No hub product has the item's UPC, EAN or MPN.",
+    SEVERAL_MATCHING_PRODUCTS: "Several hub products (or Lightspeed items) match.",
+}
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True, slots=True)
+class ShopStock:
+    qoh: int
+    backorder: int
+    reorder_point: int
+    reorder_level: int
+
+
+@dataclass(frozen=True, slots=True)
+class ItemFacts:
+    """What the import needs of one Lightspeed item."""
+
+    item_id: int
+    system_sku: str
+    custom_sku: str
+    upc: str
+    ean: str
+    mpn: str
+    description: str
+    archived: bool
+    manufacturer_id: int
+    timestamp: str
+    # useTypeID → amount, and level name (lower case) → amount
+    prices_by_id: dict[int, Decimal] = field(default_factory=dict)
+    prices_by_name: dict[str, Decimal] = field(default_factory=dict)
+    shops: dict[int, ShopStock] = field(default_factory=dict)
+
+    @property
+    def ref(self) -> str:
+        """How people find the item in Lightspeed: its system SKU, else its id."""
+        return self.custom_sku or self.system_sku or str(self.item_id)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    return str(value).strip()
+
+
+def _int(value: Any) -> int:
+    number = normalise.to_int(value)
+    return number if isinstance(number, int) else 0
+
+
+def item_facts(raw: Mapping[str, Any]) -> ItemFacts:
+    """An item record as the API returns it (``load_relations`` ItemShops and Prices)."""
+    by_id: dict[int, Decimal] = {}
+    by_name: dict[str, Decimal] = {}
+    for price in normalise.from_container(raw.get("Prices"), "ItemPrice"):
+        amount = normalise.to_decimal(price.get("amount"))
+        if not isinstance(amount, Decimal):
+            continue
+        type_id = _int(price.get("useTypeID"))
+        if type_id:
+            by_id[type_id] = amount
+        name = _text(price.get("useType")).lower()
+        if name:
+            by_name[name] = amount
+    shops: dict[int, ShopStock] = {}
+    for row in normalise.from_container(raw.get("ItemShops"), "ItemShop"):
+        shop_id = _int(row.get("shopID"))
+        if shop_id:  # 0 is the all-shops summary row
+            shops[shop_id] = ShopStock(
+                _int(row.get("qoh")),
+                _int(row.get("backorder")),
+                _int(row.get("reorderPoint")),
+                _int(row.get("reorderLevel")),
+            )
+    return ItemFacts(
+        item_id=_int(raw.get("itemID")),
+        system_sku=_text(raw.get("systemSku")),
+        custom_sku=_text(raw.get("customSku")),
+        upc=_text(raw.get("upc")),
+        ean=_text(raw.get("ean")),
+        mpn=_text(raw.get("manufacturerSku")),
+        description=_text(raw.get("description")),
+        archived=bool(normalise.to_bool(raw.get("archived") or "false")),
+        manufacturer_id=_int(raw.get("manufacturerID")),
+        timestamp=_text(raw.get("timeStamp")),
+        prices_by_id=by_id,
+        prices_by_name=by_name,
+        shops=shops,
+    )
+
+
+def passes_filters(
+    item: ItemFacts,
+    shop_ids: Iterable[int],
+    *,
+    on_hand: bool,
+    on_order: bool,
+    reorder_levels: bool,
+) -> bool:
+    """The import settings: any enabled condition at any mapped shop."""
+    for shop_id in shop_ids:
+        stock = item.shops.get(shop_id)
+        if stock is None:
+            continue
+        if on_hand and stock.qoh > 0:
+            return True
+        if on_order and stock.backorder > 0:
+            return True
+        if reorder_levels and (stock.reorder_point > 0 or stock.reorder_level > 0):
+            return True
+    return False
+
+
+def base_price(item: ItemFacts, level: str) -> Decimal | None:
+    """The item's price at the base level (``Default`` or ``MSRP``, Lightspeed's built-in
+    levels 1 and 2), or None when it has none (a zero amount is no price)."""
+    amount = item.prices_by_name.get(level.lower())
+    if amount is None:
+        amount = item.prices_by_id.get({"default": 1, "msrp": 2}[level.lower()])
+    return amount if amount is not None and amount > 0 else None
+
+
+def missing_requirement(item: ItemFacts, base_level: str) -> str | None:
+    """The first requirement the item misses (a pending reason), or None."""
+    if not item.upc and not item.ean:
+        return NO_UPC_OR_EAN
+    if not item.mpn:
+        return NO_MANUFACTURER_SKU
+    if base_price(item, base_level) is None:
+        return NO_PRICE_AT_LEVEL
+    return None
+
+
+def inventory_record(item: ItemFacts, shop_id: int, brand: str, *, zero: bool = False) -> InventoryRecord:
+    """The item's quantity at one shop for the core's apply engine (``zero``: the item left
+    the filters or was archived, so its product goes to 0 there)."""
+    stock = item.shops.get(shop_id)
+    quantity = 0 if zero or stock is None else max(stock.qoh, 0)
+    return InventoryRecord(
+        key=item.upc or item.ean or item.mpn,
+        quantity=quantity,
+        brand=brand,
+        ref=str(item.item_id),
+        upc=item.upc,
+        ean=item.ean,
+        mpn=item.mpn,
+    )
+
+
+def pos_prices(
+    item: ItemFacts, regular_level: int, sale_level: int | None
+) -> tuple[Decimal | None, Decimal | None]:
+    """(price, sale_price) from the chosen levels (by id); None where the item has none."""
+    regular = item.prices_by_id.get(regular_level)
+    sale = item.prices_by_id.get(sale_level) if sale_level is not None else None
+    return (
+        regular.quantize(CENT) if regular is not None else None,
+        sale.quantize(CENT) if sale is not None and sale > 0 else None,
+    )
+
+
+# -- the sale ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LineChoice:
+    """How an order line is sold in Lightspeed: the item, and a note when it is the
+    placeholder."""
+
+    line_no: int
+    item_id: int
+    quantity: int
+    unit_price: Decimal
+    note: str = ""
+
+
+def sale_lines(
+    order: OrderView,
+    items: Mapping[int, int],
+    *,
+    placeholder_item_id: int | None,
+    shipping_item_id: int | None,
+) -> tuple[list[dict[str, Any]], list[str], str | None]:
+    """The sale's lines for ``order``: ``items`` maps each line number to a Lightspeed
+    itemID (found by binding or lookup); lines without one go on the placeholder item.
+    Returns (SaleLine payloads, notes for the order, or a refusal sentence)."""
+    lines: list[dict[str, Any]] = []
+    notes: list[str] = []
+    for line in order.lines:
+        quantity = line.quantity - line.canceled_quantity
+        if quantity <= 0:
+            continue
+        item_id = items.get(line.line_no)
+        if item_id is None:
+            if placeholder_item_id is None:
+                return [], [], (
+                    f"No Lightspeed item matches line {line.line_no} (SKU {line.sku}) and no "
+                    "placeholder item is configured"
+                )
+            item_id = placeholder_item_id
+            notes.append(
+                f"Line {line.line_no} (SKU {line.sku}) was exported on the placeholder item "
+                f"{placeholder_item_id}: no Lightspeed item matches it"
+            )
+        lines.append(
+            {"itemID": item_id, "unitQuantity": quantity, "unitPrice": _number(line.unit_price)}
+        )
+    if order.shipping_cost > 0:
+        if shipping_item_id is None:
+            return [], [], (
+                f"The order has shipping of {order.shipping_cost} and no shipping item is "
+                "configured (shipping_item_id)"
+            )
+        lines.append(
+            {
+                "itemID": shipping_item_id,
+                "unitQuantity": 1,
+                "unitPrice": _number(order.shipping_cost),
+            }
+        )
+    return lines, notes, None
+
+
+def sale_payments(
+    payments: Sequence[Mapping[str, Any]],
+    total: Decimal,
+    type_for: Any,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """SalePayments of exactly ``total`` (Lightspeed's total): the order's captured payments
+    mapped to paymentTypeIDs by ``type_for(method)``, the last one adjusted by the tax
+    difference (within the tolerance, checked before). Returns (payloads, refusal)."""
+    captured = [p for p in payments if p.get("captured", True)]
+    if not captured:
+        return [], "The order has no captured payment"
+    out: list[dict[str, Any]] = []
+    for payment in captured:
+        type_id = type_for(str(payment.get("method") or ""))
+        if type_id is None:
+            return [], (
+                f"No Lightspeed payment type for the webstore method {payment.get('method')!r} "
+                "(payment_type_map, default_payment_type_id)"
+            )
+        out.append({"paymentTypeID": type_id, "amount": Decimal(str(payment.get("amount")))})
+    paid = sum((p["amount"] for p in out), Decimal("0"))
+    out[-1]["amount"] += total - paid
+    return [{**p, "amount": _number(p["amount"].quantize(CENT))} for p in out], None
+
+
+def _number(value: Decimal) -> float | int:
+    return normalise.number_for_json(value.quantize(CENT))
