@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -11,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlmodel import Session, col, select
 
 from hub.core.changes import transaction_seq
+from hub.core.errors import Invalid
 from hub.core.inputs import AwareDateTime, Price, aware_datetime
 from hub.core.models import Location, Product
 from hub.core.records import CATALOGS, normalise_brand, normalise_part_number
@@ -19,6 +21,7 @@ from hub.core.types import utcnow
 __all__ = [
     "ProductIn",
     "get_location",
+    "locations_of",
     "put_location",
     "sale_active",
     "set_prices",
@@ -64,8 +67,17 @@ class ProductIn(BaseModel):
         return value or None
 
 
+LOCATION_CODE_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
+"""A location code (the API's path pattern ``^[A-Za-z0-9._-]{1,64}$``)."""
+
+
 def put_location(session: Session, tenant_id: int, code: str, name: str) -> tuple[Location, bool]:
-    """Create or rename a location; returns it and whether it was created."""
+    """Create or rename a location; returns it and whether it was created. 422 for a code
+    outside :data:`LOCATION_CODE_RE` or a name over 200 characters."""
+    if not LOCATION_CODE_RE.fullmatch(code):
+        raise Invalid("not a location code", fields={"code": "1-64 of A-Z a-z 0-9 . _ -"})
+    if len(name) > 200:
+        raise Invalid("the location name is too long", fields={"name": "at most 200 characters"})
     row = get_location(session, tenant_id, code)
     created = row is None
     if row is None:
@@ -75,6 +87,15 @@ def put_location(session: Session, tenant_id: int, code: str, name: str) -> tupl
     session.add(row)
     session.flush()
     return row, created
+
+
+def locations_of(session: Session, tenant_id: int) -> list[Location]:
+    """The tenant's locations, in creation order."""
+    return list(
+        session.exec(
+            select(Location).where(Location.tenant_id == tenant_id).order_by(col(Location.id))
+        )
+    )
 
 
 def get_location(session: Session, tenant_id: int, code: str) -> Location | None:

@@ -136,21 +136,25 @@ def _sale_for(
     ctx: JobContext, client: RSeriesClient, config: RetailConfig, order: OrderView
 ) -> tuple[int, list[str]]:
     """The Lightspeed sale of ``order``: bound already, found by its referenceNumber after an
-    unfinished attempt, or created (uncompleted) now — at most once."""
-    notes: list[str] = []
+    unfinished attempt, or created (uncompleted) now — at most once. Everything the sale
+    needs (items, customer) is found before the claim: only the POST runs under it."""
+    bound = ctx.vendor_id("sale", order.id)
+    if bound is not None:
+        return int(bound), []
+    payload, notes = _sale_payload(ctx, client, config, order)
 
     def lookup() -> str | None:
         found = client.find_sale_by_reference(order.number)
         return str(found["saleID"]) if found else None
 
     def create() -> str:
-        nonlocal notes
-        payload, notes = _sale_payload(ctx, client, config, order)
         try:
             created = client.create("Sale", payload)
         except RSeriesAPIError as exc:
             # A 4xx: Lightspeed created nothing, the claim is released.
-            raise CreateRefused(f"Lightspeed refused the sale ({exc.status}: {exc.message})") from exc
+            raise CreateRefused(
+                f"Lightspeed refused the sale ({exc.status}: {exc.message})"
+            ) from exc
         return str(created["saleID"])
 
     try:
@@ -171,7 +175,7 @@ def _sale_payload(
         shipping_item_id=config.shipping_item_id,
     )
     if refusal:
-        raise CreateRefused(refusal)
+        raise ExportFailed(refusal)
     payload: dict[str, Any] = {
         "employeeID": config.export_employee_id,
         "registerID": config.export_register_id,

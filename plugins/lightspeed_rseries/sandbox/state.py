@@ -1079,6 +1079,28 @@ class SandboxState:
                 raise KeyError(sale_id)
             return self._update_sale(sale, {"voided": True}, self._now_text())
 
+    # --- the back office (tests, the demo, the bench): changes as Lightspeed makes them ---
+
+    def set_stock(self, item_id: int, shop_id: int, **fields: Any) -> None:
+        """Change an ItemShop row (``qoh``, ``backorder``, ``reorderPoint``, ``reorderLevel``)
+        as a stock count or a delivery does: the row's timeStamp moves, the Item's does not
+        (a documented quirk of the API). The row is created when missing."""
+        with self.lock:
+            if item_id not in self.items:
+                raise KeyError(item_id)
+            self._ensure_item_shops(item_id, [{"shopID": shop_id, **fields}], self._now_text())
+
+    def update_item(self, item_id: int, **fields: Any) -> dict[str, Any]:
+        """Change an item's own fields (``upc``, ``archived``, ``Prices`` …): its timeStamp
+        moves. ``Prices`` entries are merged by ``useTypeID``."""
+        with self.lock:
+            return self._update("Item", item_id, _typed(_unwrap(fields)))
+
+    def add_item(self, **fields: Any) -> dict[str, Any]:
+        """Create an item (``ItemShops`` rows as in a seed); returns it with its itemID."""
+        with self.lock:
+            return self._create("Item", _typed(_unwrap(fields)))
+
 
 # --- helpers: seed, payloads, rendering, filtering, cursors ---
 
