@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test services lint typecheck pytest bench clean install
+.PHONY: demo console screenshots test services lint typecheck pytest bench clean install
 
 # The example plugin is installed from its own distribution, as a third party's would be.
 $(STAMP): pyproject.toml examples/hub-example-feed/pyproject.toml
@@ -18,6 +18,16 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/hub demo
+
+# The demo, then the hub, its sandboxes and the admin console stay up on port 8000 to click
+# through (the URL and a login key are printed); Ctrl-C stops them.
+console: $(STAMP)
+	$(BIN)/hub demo --keep-running --port $${PORT:-8000}
+
+# PNGs of the console's main pages at 1280 and 390 px (Chromium via Playwright) into
+# docs/screenshots/, from the demo's data.
+screenshots: $(STAMP)
+	$(BIN)/python scripts/screenshots.py
 
 # Installs what the tests start (redis-server, PostgreSQL 15, chromium) when it can; says what it
 # could not, in one line each. Silent when all is there; never fails the run by itself.

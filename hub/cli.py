@@ -423,15 +423,22 @@ def follow_run(hub: Any, run_id: int, out: Any = None) -> str:
 
 @main.command()
 @click.option("--var-dir", default="./var/demo", show_default=True)
-def demo(var_dir: str) -> None:
-    """Run the flows end to end on embedded defaults and print what happened."""
+@click.option(
+    "--keep-running",
+    is_flag=True,
+    help="Leave the hub, the sandboxes and the admin console up afterwards (Ctrl-C stops).",
+)
+@click.option("--port", type=int, default=None, help="The hub's port (default: a free one).")
+def demo(var_dir: str, keep_running: bool, port: int | None) -> None:
+    """Run the flows end to end on embedded defaults and print what happened, then the admin
+    console's URL and a login key."""
     from pathlib import Path
 
     from hub.demo import run_demo
 
     path = Path(var_dir)
     key = demo_secret_key(path)
-    run_demo(path, key)
+    run_demo(path, key, keep_running=keep_running, port=port)
 
 
 @main.group()

@@ -11,16 +11,19 @@ import hashlib
 import hmac
 import shutil
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 from litestar import Litestar, Request, post
+from sqlmodel import select
 
 from hub.serving import serve_in_thread
 
-__all__ = ["run_demo"]
+__all__ = ["DemoConsole", "run_demo"]
 
 SLUG = "demo-powersports"
 DMS_USER, DMS_PASSWORD = "dms-demo", "demo-web-commerce-password"
@@ -76,14 +79,36 @@ def _catalog_from_sandbox(dataset: list[dict[str, Any]]) -> list[dict[str, Any]]
     return list(products.values())
 
 
-def run_demo(var_dir: Path, secret_key: str) -> None:
-    """Run every flow and print a summary. ``var_dir`` is reset (except the secret key)."""
+@dataclass(frozen=True)
+class DemoConsole:
+    """Where the demo's admin console is, and the keys that log in to it."""
+
+    url: str
+    admin_key: str
+    tenant_key: str
+    tenant_slug: str
+
+
+def run_demo(
+    var_dir: Path,
+    secret_key: str,
+    *,
+    keep_running: bool = False,
+    port: int | None = None,
+    then: Callable[[DemoConsole], None] | None = None,
+) -> None:
+    """Run every flow and print a summary. ``var_dir`` is reset (except the secret key).
+
+    Afterwards the admin console's URL and login keys are printed; ``then`` is called while
+    the hub, the sandboxes and the console are still up (the screenshots script uses it), and
+    with ``keep_running`` they stay up until Ctrl-C. ``port`` fixes the hub's port."""
     import os
 
     from hub.api.app import create_app
     from hub.core.db import upgrade
     from hub.core.hub import Hub
     from hub.core.keys import create_key
+    from hub.core.models import Tenant
     from hub.jobs import setup_jobs
     from hub.settings import load_settings
     from plugins.lightspeed_dms.threepa.sandbox import default_dataset, running_sandbox
@@ -121,7 +146,7 @@ def run_demo(var_dir: Path, secret_key: str) -> None:
     dataset = default_dataset(parts=3000, seed=7)
     dealer_id = next(iter(dataset))
     with (
-        serve_in_thread(create_app(hub)) as api,
+        serve_in_thread(create_app(hub), port=port) as api,
         serve_in_thread(_webhook_receiver(received, hook_secret)) as receiver,
         running_sandbox(
             dataset, users={"threepa-demo": "threepa-pass"}, rate_limit_per_minute=None
@@ -334,6 +359,11 @@ def run_demo(var_dir: Path, secret_key: str) -> None:
                 f"{export['state'] if export else 'none':<12} tracking={tracking:<14} notes: {steps}"
             )
 
+        # -- Lightspeed POS (R-Series as a sales channel) --------------------------------
+        from hub.demo_pos import run_pos_flow
+
+        run_pos_flow(http, SLUG, _say, _wait_run)
+
         time.sleep(1.5)  # let the maintenance loop deliver the last webhooks
         by_event: dict[str, int] = {}
         for item in received:
@@ -342,6 +372,24 @@ def run_demo(var_dir: Path, secret_key: str) -> None:
         _say("")
         _say(f"webhooks received: {dict(sorted(by_event.items()))}; signatures valid: {valid}")
         http.close()
+        with hub.db.session() as session:
+            tenant_key, _ = create_key(
+                session, session.exec(select(Tenant.id).where(Tenant.slug == SLUG)).one(), "demo"
+            )
+        console = DemoConsole(f"{api.url}/admin/", admin_key, tenant_key, SLUG)
+        _say("")
+        _say(f"admin console  {console.url}")
+        _say(f"   log in with the admin key  {admin_key}")
+        _say(f"   or the {SLUG} key  {tenant_key}")
+        if then is not None:
+            then(console)
+        if keep_running:
+            _say("the hub, the 3PA sandbox and the console keep running; Ctrl-C stops them")
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                _say("stopping")
     jobs.stop()
     _say(f"== demo finished in {time.monotonic() - started:.1f}s; data in {var_dir}/hub.db")
 

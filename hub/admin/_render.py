@@ -81,6 +81,7 @@ def page(
     viewer: Caller | None = getattr(request.state, "viewer", None)
     tenant: TenantInfo | None = getattr(request.state, "tenant", None)
     context.setdefault("tenant", tenant)
+    context.setdefault("title", "Hub console")
     response = Template(
         template_name=template,
         context={

@@ -442,6 +442,10 @@ def _build(
                     ),
                 ]
             )
+        out.columns = [
+            FormField(name="key", path=f"{path}.key", kind="text", label="Key"),
+            FormField(name="value", path=f"{path}.value", kind="text", label="Value"),
+        ]
     elif kind == "json":
         out.value = json.dumps(value, indent=1, sort_keys=True) if value is not None else ""
     return out

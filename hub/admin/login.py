@@ -9,7 +9,16 @@ from litestar import Request, Response, get, post
 from litestar.response import Redirect, Template
 
 from hub.admin._auth import CsrfRefused, console_session, hub_of, signer_of
-from hub.admin._render import ADMIN, blocking, cookie, logout_cookies, page, redirect, seg
+from hub.admin._render import (
+    ADMIN,
+    blocking,
+    cookie,
+    logout_cookies,
+    page,
+    posted_form,
+    redirect,
+    seg,
+)
 from hub.admin._session import LOGIN_COOKIE, SESSION_COOKIE
 from hub.api._auth import Caller
 from hub.core import audit, connections
@@ -35,6 +44,7 @@ def _login_page(request: Request[Any, Any, Any], *, status_code: int = 200, erro
         request,
         "login.html",
         status_code=status_code,
+        title="Log in",
         login_token=signer.csrf_token(f"login:{nonce}"),
         next_path=_next(request.query_params.get("next")),
         error=error,
@@ -88,8 +98,6 @@ async def login(request: Request[Any, Any, Any]) -> Response[Any]:
 @post("/logout", guards=[console_session], include_in_schema=False)
 async def logout(request: Request[Any, Any, Any]) -> Redirect:
     """End the session (the cookie is dropped)."""
-    from hub.admin._render import posted_form
-
     await posted_form(request)
     return redirect(
         request,

@@ -241,6 +241,19 @@ def _expand(link: Link, doc: dict[str, Any]) -> Iterator[tuple[str, dict[str, An
         yield operation["operationId"], body
 
 
+def _drop_null(schema: dict[str, Any]) -> None:
+    # A parameter (query, path, header) is a string on the wire: it can be absent, never
+    # null. Litestar documents ``str | None = None`` as ``oneOf: [string, null]``.
+    branches = schema.get("oneOf")
+    if not isinstance(branches, list):
+        return
+    kept = [b for b in branches if b != {"type": "null"}]
+    if len(kept) == 1 and len(kept) < len(branches) and isinstance(kept[0], dict):
+        del schema["oneOf"]
+        for key, value in kept[0].items():
+            schema.setdefault(key, value)
+
+
 def _is_litestar_validation_answer(response: Any) -> bool:
     # Litestar documents a 400 ``{status_code, detail, extra}`` for every handler with
     # parameters; this API answers validation errors with 422 in the error shape instead.
@@ -257,6 +270,9 @@ def complete_document(doc: dict[str, Any], app: Litestar) -> None:
         for response in responses.values():
             for header in (response.get("headers") or {}).values():
                 header.setdefault("schema", {"type": "string"})
+        for parameter in operation.get("parameters", []):
+            if isinstance(parameter, dict) and isinstance(parameter.get("schema"), dict):
+                _drop_null(parameter["schema"])
         for code, description in _common_codes(path, operation).items():
             common = _error_response(code, description)
             response = responses.setdefault(str(code), common)

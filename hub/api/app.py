@@ -5,6 +5,7 @@ Layout of the routes::
     /healthz, /metrics                         no auth
     /oauth/callback                            no auth (the OAuth state is the credential)
     /schema (/schema/openapi.json, /schema/swagger, /schema/redoc …; see hub.api._openapi)
+    /admin/…                                   the admin console (session cookie; see hub.admin)
     /api/v1/…                                  guard ``authenticate`` (401, 429)
         /plugins, /tenants                     POST /tenants: guard ``require_admin`` (403)
         /tenants/{slug}/…                      guard ``tenant_scope`` (404 for another tenant)
@@ -40,6 +41,7 @@ from hub.api._auth import (
     provide_tenant,
     tenant_scope,
 )
+from hub.api._bodies import strict_body
 from hub.api._errors import exception_handlers
 from hub.api._openapi import AllowHeader, ClosedObjectsPlugin, render_plugins
 from hub.core.hub import Hub
@@ -78,6 +80,10 @@ def build_api_router() -> Router:
 
 def create_app(hub: Hub) -> Litestar:
     """The hub's ASGI app; ``app.state.hub`` is ``hub`` (plugin routes fetch it there)."""
+    # The console imports the API's auth records; imported here, not at the top, so that
+    # either package can be imported first.
+    from hub.admin import build_admin_router, template_config
+
     api_metrics = ops.ApiMetrics(hub)
     openapi = OpenAPIConfig(
         title="POS integration hub",
@@ -99,8 +105,10 @@ def create_app(hub: Hub) -> Litestar:
             ops.build_router(),
             connect.build_callback_router(),
             build_api_router(),
+            build_admin_router(),
             *hub.plugins.http_routes(),
         ],
+        template_config=template_config(),
         dependencies={
             "hub": Provide(provide_hub, sync_to_thread=False),
             "caller": Provide(provide_caller, sync_to_thread=False),
@@ -108,6 +116,7 @@ def create_app(hub: Hub) -> Litestar:
         },
         exception_handlers=exception_handlers,
         before_send=[api_metrics.before_send, AllowHeader()],
+        before_request=strict_body,
         plugins=[ClosedObjectsPlugin()],
         openapi_config=openapi,
         request_max_body_size=hub.settings.max_body_bytes,

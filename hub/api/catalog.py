@@ -121,9 +121,7 @@ class ProductOut(msgspec.Struct):
             "sale_ends_at": p.sale_ends_at,
             "created_at": p.created_at,
             "updated_at": p.updated_at,
-            "sale_active": core_catalog.sale_active(
-                p.sale_price, p.sale_starts_at, p.sale_ends_at
-            ),
+            "sale_active": core_catalog.sale_active(p.sale_price, p.sale_starts_at, p.sale_ends_at),
         }
 
     @classmethod

@@ -25,6 +25,7 @@ from hub.core.orders import (
     FulfillmentIn,
     OrderIn,
     PaymentAdd,
+    export_briefs,
     order_detail_by_number,
     page_orders,
 )
@@ -116,6 +117,14 @@ class OrderDetail(msgspec.Struct):
         return msgspec.convert(detail, cls)
 
 
+class OrderExportBrief(msgspec.Struct):
+    """An export of the order in the list: where it is and why it waits (``Unbalanced``)."""
+
+    plugin_id: str
+    state: str
+    message: str
+
+
 class OrderSummary(msgspec.Struct):
     number: str
     status: str
@@ -125,6 +134,7 @@ class OrderSummary(msgspec.Struct):
     total: str
     created_at: datetime
     updated_at: datetime
+    exports: list[OrderExportBrief] = msgspec.field(default_factory=list)
 
 
 class OrderPage(msgspec.Struct):
@@ -190,6 +200,7 @@ def list_orders(
             before=before,
             limit=limit,
         )
+        briefs = export_briefs(session, [o.id for o in rows[:limit] if o.id is not None])
     items = [
         OrderSummary(
             number=o.number,
@@ -200,6 +211,7 @@ def list_orders(
             total=str(money(o.total)),
             created_at=o.created_at,
             updated_at=o.updated_at,
+            exports=[OrderExportBrief(**b) for b in briefs.get(o.id or 0, [])],
         )
         for o in rows[:limit]
     ]

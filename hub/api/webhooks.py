@@ -52,12 +52,31 @@ else:  # the server's own list, so the document's enum is what create_subscripti
     Event = Literal[EVENTS]
 
 _PORT = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})"
-URL_PATTERN = (
-    r"^https?://[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?(?::" + _PORT + r")?"
-    r"(?:[/?#][!-~]*)?$"
+_H16 = "[0-9A-Fa-f]{1,4}"
+_V4 = r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+_IPV6 = "|".join(  # the textual forms of RFC 4291 (no zone id)
+    [
+        f"(?:{_H16}:){{7}}{_H16}",
+        f"(?:{_H16}:){{1,7}}:",
+        f"(?:{_H16}:){{1,6}}:{_H16}",
+        f"(?:{_H16}:){{1,5}}(?::{_H16}){{1,2}}",
+        f"(?:{_H16}:){{1,4}}(?::{_H16}){{1,3}}",
+        f"(?:{_H16}:){{1,3}}(?::{_H16}){{1,4}}",
+        f"(?:{_H16}:){{1,2}}(?::{_H16}){{1,5}}",
+        f"{_H16}:(?::{_H16}){{1,6}}",
+        f":(?:(?::{_H16}){{1,7}}|:)",
+        f"(?:{_H16}:){{6}}{_V4}",
+        f"::(?:ffff(?::0{{1,4}})?:)?{_V4}",
+        f"(?:{_H16}:){{1,4}}:{_V4}",
+    ]
 )
-"""An http(s) URL with a host name or IPv4 address (no user info, no IPv6 literal, no
-spaces; an international name in its punycode form)."""
+URL_PATTERN = (
+    r"^https?://(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[(?:" + _IPV6 + r")\])"
+    r"(?::" + _PORT + r")?(?:[/?#][!-~]*)?$"
+)
+"""An http(s) URL with a host name, an IPv4 or a bracketed IPv6 address (no user info, no
+spaces; an international name in its punycode form): every URL it matches is one the
+server can parse, so what is refused beyond it is only the outbound rule."""
 
 Url = Annotated[
     str,

@@ -8,12 +8,21 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlmodel import Session, col, select
 
 from hub.core.changes import transaction_seq
 from hub.core.errors import Invalid
-from hub.core.inputs import AwareDateTime, Price, aware_datetime
+from hub.core.inputs import (
+    DATETIME_PATTERN,
+    NONBLANK_PATTERN,
+    PRICE_PATTERN,
+    AwareDateTime,
+    Price,
+    aware_datetime,
+    nonblank,
+    strip_strings,
+)
 from hub.core.models import Location, Product
 from hub.core.records import CATALOGS, normalise_brand, normalise_part_number
 from hub.core.types import utcnow
@@ -32,9 +41,9 @@ __all__ = [
 class ProductIn(BaseModel):
     """A product as the webstore sends it (keyed by ``sku``)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
 
-    sku: str = Field(min_length=1, max_length=128)
+    sku: str = Field(min_length=1, max_length=128, json_schema_extra={"pattern": NONBLANK_PATTERN})
     title: str = Field(default="", max_length=500)
     catalog: str = Field(default="aftermarket", json_schema_extra={"enum": list(CATALOGS)})
     brand: str = Field(default="", max_length=200)
@@ -42,12 +51,17 @@ class ProductIn(BaseModel):
     upc: str | None = Field(default=None, max_length=32)
     ean: str | None = Field(default=None, max_length=32)
     mpn: str | None = Field(default=None, max_length=128)
-    # Strings matching PRICE_PATTERN / DATETIME_PATTERN, as documented (hub.core.inputs).
-    price: Price | None = None
-    cost: Price | None = None
-    sale_price: Price | None = None
-    sale_starts_at: AwareDateTime | None = None
-    sale_ends_at: AwareDateTime | None = None
+    # Strings matching PRICE_PATTERN / DATETIME_PATTERN, as documented (hub.core.inputs);
+    # the pattern is repeated on the field: the document does not see it through `| None`.
+    price: Price | None = Field(default=None, json_schema_extra={"pattern": PRICE_PATTERN})
+    cost: Price | None = Field(default=None, json_schema_extra={"pattern": PRICE_PATTERN})
+    sale_price: Price | None = Field(default=None, json_schema_extra={"pattern": PRICE_PATTERN})
+    sale_starts_at: AwareDateTime | None = Field(
+        default=None, json_schema_extra={"pattern": DATETIME_PATTERN}
+    )
+    sale_ends_at: AwareDateTime | None = Field(
+        default=None, json_schema_extra={"pattern": DATETIME_PATTERN}
+    )
 
     @field_validator("catalog")
     @classmethod
@@ -60,6 +74,24 @@ class ProductIn(BaseModel):
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
         return aware_datetime(value)
+
+    @field_validator("sku")
+    @classmethod
+    def _sku(cls, value: str) -> str:
+        return nonblank(value)
+
+    @model_validator(mode="after")
+    def _strip(self) -> ProductIn:
+        # Lengths are checked on the strings as sent (what the document states); the stored
+        # values are stripped.
+        strip_strings(self)
+        if self.upc == "":
+            self.upc = None
+        if self.ean == "":
+            self.ean = None
+        if self.mpn == "":
+            self.mpn = None
+        return self
 
     @field_validator("upc", "ean", "mpn")
     @classmethod

@@ -316,8 +316,12 @@ def find_products(
     """The tenant's products whose id, SKU or UPC is one of those given, as they are now
     (each once, in id order); unknown values find nothing."""
     found: dict[int, ProductChange] = {}
-    for column, values in ((Product.id, ids), (Product.sku, skus), (Product.upc, upcs)):
-        unique = sorted(set(values))
+    lookups: tuple[tuple[Any, list[Any]], ...] = (
+        (Product.id, sorted(set(ids))),
+        (Product.sku, sorted(set(skus))),
+        (Product.upc, sorted(set(upcs))),
+    )
+    for column, unique in lookups:
         for start in range(0, len(unique), 500):
             rows = session.execute(
                 select_columns(*_PRODUCT_FIELDS).where(

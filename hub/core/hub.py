@@ -266,7 +266,9 @@ class Hub:
                 "connection": connections.connection_view(manifest, install),
                 "updated_at": install.updated_at,
             }
-        if status == "ok":
+        if status in ("ok", "not_connected"):
+            # A plugin may say more than the core knows (``setup_incomplete``: connecting is
+            # one of several setup steps); a lost connection stays ``reconnect_needed``.
             status = self.plugins.install_status(ctx) or status
         if not install.enabled:
             status = "disabled"

@@ -7,6 +7,8 @@ agree on every value:
 
 * money: a decimal string (``"24.95"``), never a JSON number (a float does not say which
   cents were meant); order amounts have at most two places, catalog prices four;
+* integers and booleans are JSON integers and booleans (not ``"5"`` or ``"true"``);
+* strings are checked as sent, then stripped of surrounding white space;
 * date-times: RFC 3339 with an offset (``2026-11-20T10:00:00Z``), years 1000-2999, at most
   six fractional digits; a bare number (a Unix time) is refused.
 
@@ -20,19 +22,23 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 __all__ = [
     "DATETIME_PATTERN",
     "DATETIME_RE",
     "MONEY_PATTERN",
     "MONEY_RE",
+    "NONBLANK_PATTERN",
     "PRICE_PATTERN",
     "PRICE_RE",
     "AwareDateTime",
+    "JsonInt",
     "Price",
     "aware_datetime",
     "datetime_string",
+    "nonblank",
+    "strip_strings",
 ]
 
 MONEY_PATTERN = r"^-?[0-9]{1,12}(\.[0-9]{1,2})?$"
@@ -99,3 +105,35 @@ AwareDateTime = Annotated[
     Field(json_schema_extra={"pattern": DATETIME_PATTERN}),
 ]
 """A date-time with an offset, as a string matching :data:`DATETIME_PATTERN`."""
+
+
+NONBLANK_PATTERN = r"\S"
+"""A string with at least one character that is not white space (unanchored)."""
+
+
+def nonblank(value: str) -> str:
+    """A ``field_validator``: refuse a value that is only white space."""
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+def strip_strings(model: BaseModel) -> None:
+    """Strip the white space around every string field of ``model`` (in place).
+
+    Called after validation, so lengths and patterns are checked on the strings as sent: the
+    limits the document states are the limits of what a client sends."""
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, str) and value != value.strip():
+            object.__setattr__(model, name, value.strip())
+
+
+def _json_int(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("must be an integer")
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(_json_int)]
+"""An integer that must be a JSON integer (pydantic alone also takes ``"5"`` and ``5.0``)."""

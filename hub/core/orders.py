@@ -24,7 +24,16 @@ from sqlmodel import Session, col, select
 from hub.core import webhooks
 from hub.core.direct_sql import DirectSql
 from hub.core.errors import Conflict, Invalid, NotFound
-from hub.core.inputs import MONEY_PATTERN, MONEY_RE, AwareDateTime, aware_datetime
+from hub.core.inputs import (
+    MONEY_PATTERN,
+    MONEY_RE,
+    NONBLANK_PATTERN,
+    AwareDateTime,
+    JsonInt,
+    aware_datetime,
+    nonblank,
+    strip_strings,
+)
 from hub.core.models import Order, OrderExport, OrderLine, OrderNote, Product, Shipment
 from hub.core.records import OrderLineView, OrderView, captured_amount, open_quantity
 from hub.core.types import money, utcnow
@@ -40,6 +49,7 @@ __all__ = [
     "add_payment",
     "cancel_line",
     "cancel_order",
+    "export_briefs",
     "find_order",
     "mark_order_updated",
     "order_detail",
@@ -77,8 +87,15 @@ def _money_field(value: Any) -> Decimal:
     return amount.quantize(CENT)
 
 
+def _stripped(model: Any) -> Any:
+    # Lengths and patterns are checked on the strings as sent (what the document states);
+    # the stored values are stripped.
+    strip_strings(model)
+    return model
+
+
 class AddressIn(BaseModel):
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="ignore")
 
     first_name: Text200 = ""
     last_name: Text200 = ""
@@ -93,34 +110,40 @@ class AddressIn(BaseModel):
     phone: Annotated[str, StringConstraints(max_length=64)] = ""
     email: Text200 = ""
 
+    _strip = model_validator(mode="after")(_stripped)
+
 
 class PaymentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     method: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     amount: Money
-    captured: bool = True
+    captured: bool = Field(default=True, strict=True)
 
     _amount = field_validator("amount", mode="before")(_money_field)
 
 
 class LineIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
 
-    sku: Annotated[str, StringConstraints(min_length=1, max_length=128)]
-    quantity: int = Field(gt=0, le=1_000_000)
+    sku: Annotated[str, StringConstraints(min_length=1, max_length=128)] = Field(
+        json_schema_extra={"pattern": NONBLANK_PATTERN}
+    )
+    quantity: JsonInt = Field(gt=0, le=1_000_000)
     unit_price: Money
     manufacturer: Text200 = ""
     description: Annotated[str, StringConstraints(max_length=500)] = ""
     location: Annotated[str, StringConstraints(max_length=64)] = ""
 
     _price = field_validator("unit_price", mode="before")(_money_field)
+    _sku = field_validator("sku")(nonblank)
+    _strip = model_validator(mode="after")(_stripped)
 
 
 class OrderIn(BaseModel):
     """An order as the webstore posts it (hub-api.md)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
 
     number: Annotated[
         str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
@@ -157,6 +180,7 @@ class OrderIn(BaseModel):
                 f"total {self.total} does not equal lines {lines.quantize(CENT)} + shipping "
                 f"{self.shipping_cost} + tax {self.tax} = {expected}"
             )
+        strip_strings(self)
         return self
 
     def body_hash(self) -> str:
@@ -814,3 +838,20 @@ def page_orders(
     if before is not None:
         query = query.where(col(Order.id) < before)
     return list(session.exec(query.order_by(col(Order.id).desc()).limit(limit + 1)))
+
+
+def export_briefs(session: Session, order_ids: Sequence[int]) -> dict[int, list[dict[str, str]]]:
+    """Order id → its exports as an order list shows them (``plugin_id, state, message``:
+    e.g. ``Unbalanced`` while an order waits to be paid), one query."""
+    briefs: dict[int, list[dict[str, str]]] = {}
+    if not order_ids:
+        return briefs
+    for export in session.exec(
+        select(OrderExport)
+        .where(col(OrderExport.order_id).in_(list(order_ids)))
+        .order_by(col(OrderExport.plugin_id))
+    ):
+        briefs.setdefault(export.order_id, []).append(
+            {"plugin_id": export.plugin_id, "state": export.state, "message": export.message}
+        )
+    return briefs

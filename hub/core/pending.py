@@ -44,7 +44,9 @@ def _upsert(session: Session, install_id: int, items: Sequence[PendingItem]) -> 
             existing[row.vendor_id] = row
     now = utcnow()
     for vendor_id, item in latest.items():
-        row = existing.get(vendor_id) or PendingMapping(install_id=install_id, vendor_id=vendor_id)
+        row = existing.get(vendor_id) or PendingMapping(
+            install_id=install_id, vendor_id=vendor_id, reason=item.reason[:64]
+        )
         row.reason = item.reason[:64]
         row.ref = item.ref[:200]
         row.details = dict(item.details)
@@ -91,9 +93,7 @@ def update_pending(
 
 def pending_count(session: Session, install_id: int) -> int:
     return int(
-        session.exec(
-            select(func.count()).where(col(PendingMapping.install_id) == install_id)
-        ).one()
+        session.exec(select(func.count()).where(col(PendingMapping.install_id) == install_id)).one()
     )
 
 

@@ -169,7 +169,7 @@ def claim(
             .values(
                 state="running",
                 # The run started with its first attempt; each attempt has its own start.
-                started_at=func.coalesce(JobRun.started_at, now),
+                started_at=run.started_at or now,
                 heartbeat_at=now,
                 worker_id=worker_id,
                 attempts=JobRun.attempts + 1,

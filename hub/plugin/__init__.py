@@ -48,7 +48,7 @@ from hub.core.records import (
     secret_field,
     vendor_url_field,
 )
-from hub.core.runs import report_csv
+from hub.core.runs import RunFenced, report_csv
 from hub.core.schedule import WEEKDAYS, Weekday
 from hub.core.tenants import TenantInfo
 from hub.core.types import utcnow
@@ -105,6 +105,7 @@ __all__ = [
     "ProductChange",
     "RecordOutcome",
     "Refused",
+    "RunFenced",
     "ScheduleSpec",
     "TenantInfo",
     "TransientJobError",

@@ -85,7 +85,7 @@ class CatalogUploader:
         products = {
             p.product_id: p for p in ctx.find_products(ids=[v.product_id for v in listings])
         }
-        pushed: dict[int, dict[str, Any]] = {}
+        pushed: dict[int | str, dict[str, Any]] = {}
         rows: list[tuple[Any, ...]] = []
         try:
             for view in listings:
@@ -167,9 +167,16 @@ class CatalogUploader:
                 return str(record["itemID"])
 
             try:
-                item_id = ctx.create_once(
-                    "product", product.product_id, lookup=lookup, create=create
-                )
+                # Looked up first, always: the item may exist on Lightspeed already (made at
+                # the till, or by an earlier attempt); only a miss is created, claimed first.
+                found = lookup()
+                if found is not None:
+                    ctx.bind("product", product.product_id, found)
+                    item_id = found
+                else:
+                    item_id = ctx.create_once(
+                        "product", product.product_id, lookup=lookup, create=create
+                    )
             except CreateRefused as exc:
                 ctx.count("items_failed")
                 ctx.error(f"{product.sku}: Lightspeed refused the item ({exc})")

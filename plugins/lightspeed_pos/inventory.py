@@ -89,7 +89,7 @@ class Uploader:
         actual: dict[str, dict[str, int]] = {}
         if read_qoh:
             actual = self._read_qoh([items[v.product_id] for v in listings])
-        pushed: dict[int, dict[str, Any]] = {}
+        pushed: dict[int | str, dict[str, Any]] = {}
         rows: list[tuple[Any, ...]] = []
         written = 0
         try:
@@ -129,7 +129,7 @@ class Uploader:
         self._record(pushed, rows)
         return written
 
-    def _record(self, pushed: dict[int, dict[str, Any]], rows: list[tuple[Any, ...]]) -> None:
+    def _record(self, pushed: dict[int | str, dict[str, Any]], rows: list[tuple[Any, ...]]) -> None:
         if pushed:
             self.ctx.record_pushed(pushed)
         if rows:

@@ -72,7 +72,9 @@ class RetailConfig(RSeriesConnectionConfig):
     # -- POS pricing (levels are kept by id: they can be renamed)
     use_pos_pricing: bool = False
     regular_price_level: int | None = Field(
-        None, ge=1, description="priceLevelID setting the product price (required with POS pricing)."
+        None,
+        ge=1,
+        description="priceLevelID setting the product price (required with POS pricing).",
     )
     sale_price_level: int | None = Field(
         None, ge=1, description="priceLevelID setting sale_price (optional)."
@@ -94,9 +96,9 @@ class RetailConfig(RSeriesConnectionConfig):
     export_when_fulfilled: bool = Field(
         False, description="A paid order waits until every line is fulfilled."
     )
-    status_after_export: Literal["no_change", "open", "partially_shipped", "shipped", "completed"] = (
-        "no_change"
-    )
+    status_after_export: Literal[
+        "no_change", "open", "partially_shipped", "shipped", "completed"
+    ] = "no_change"
     payment_type_map: dict[str, int] = Field(
         default_factory=dict, description="Webstore payment method → Lightspeed paymentTypeID."
     )

@@ -105,7 +105,7 @@ def export_order(
         ctx.set_export_message(order.number, FULFILMENT)
         return "waiting_fulfilment"
     try:
-        sale_id, notes = _sale_for(ctx, client, config, order)
+        sale_id = _sale_for(ctx, client, config, order)
         sale = client.get("Sale", sale_id, {"load_relations": SALE_RELATIONS})
         if not _flag(sale.get("completed")):
             _complete(client, config, order, sale_id, sale)
@@ -123,8 +123,7 @@ def export_order(
     ctx.acknowledge_export(
         order.number,
         external_ref=str(sale_id),
-        notes=[("placeholder", note) for note in notes]
-        + [("exported", f"Exported to Lightspeed Retail as completed sale {sale_id}")],
+        notes=[("exported", f"Exported to Lightspeed Retail as completed sale {sale_id}")],
     )
     return "exported"
 
@@ -134,13 +133,13 @@ def export_order(
 
 def _sale_for(
     ctx: JobContext, client: RSeriesClient, config: RetailConfig, order: OrderView
-) -> tuple[int, list[str]]:
+) -> int:
     """The Lightspeed sale of ``order``: bound already, found by its referenceNumber after an
     unfinished attempt, or created (uncompleted) now — at most once. Everything the sale
     needs (items, customer) is found before the claim: only the POST runs under it."""
     bound = ctx.vendor_id("sale", order.id)
     if bound is not None:
-        return int(bound), []
+        return int(bound)
     payload, notes = _sale_payload(ctx, client, config, order)
 
     def lookup() -> str | None:
@@ -161,7 +160,10 @@ def _sale_for(
         sale_id = ctx.create_once("sale", order.id, lookup=lookup, create=create)
     except CreateRefused as exc:
         raise ExportFailed(str(exc)) from None
-    return int(sale_id), notes
+    # Said when the sale is made (an export that then fails on the tax rule keeps them).
+    for note in notes:
+        ctx.add_order_note(order.number, note, code="placeholder")
+    return int(sale_id)
 
 
 def _sale_payload(
@@ -200,7 +202,9 @@ def _complete(
 ) -> None:
     if _flag(sale.get("voided")) or _flag(sale.get("archived")):
         raise ExportFailed(f"the Lightspeed sale {sale_id} of this order was voided or archived")
-    if config.tax_category_id and str(sale.get("taxCategoryID") or "0") != str(config.tax_category_id):
+    if config.tax_category_id and str(sale.get("taxCategoryID") or "0") != str(
+        config.tax_category_id
+    ):
         sale = client.update("Sale", sale_id, {"taxCategoryID": config.tax_category_id})
     total = to_decimal(sale.get("total"))
     assert isinstance(total, Decimal)

@@ -72,7 +72,14 @@ from .mapping import (
     pos_prices,
 )
 
-__all__ = ["CURSOR_ITEM", "CURSOR_ITEMSHOP", "REPORT_HEADER", "ImportPlan", "plan_import", "run_import"]
+__all__ = [
+    "CURSOR_ITEM",
+    "CURSOR_ITEMSHOP",
+    "REPORT_HEADER",
+    "ImportPlan",
+    "plan_import",
+    "run_import",
+]
 
 CURSOR_ITEM = "item_timestamp"
 CURSOR_ITEMSHOP = "itemshop_timestamp"
@@ -110,7 +117,9 @@ class Read:
     requests: int = 0
 
 
-def _pages(client: RSeriesClient, entity: str, params: dict[str, str], read: Read) -> Iterator[dict[str, Any]]:
+def _pages(
+    client: RSeriesClient, entity: str, params: dict[str, str], read: Read
+) -> Iterator[dict[str, Any]]:
     page = client.get(entity, params=params)
     read.requests += 1
     while True:
@@ -171,7 +180,9 @@ def read_changes(
     return read
 
 
-def read_brands(client: RSeriesClient, ids: set[int], *, everything: bool, read: Read) -> dict[int, str]:
+def read_brands(
+    client: RSeriesClient, ids: set[int], *, everything: bool, read: Read
+) -> dict[int, str]:
     """Manufacturer id → name (the brand the MPN match compares)."""
     brands: dict[int, str] = {}
     if everything:
@@ -299,7 +310,9 @@ def apply_plan(ctx: JobContext, config: RetailConfig, plan: ImportPlan, *, full:
     if pricing:
         assert config.regular_price_level is not None
         prices_of = {
-            item_id: pos_prices(plan.items[item_id], config.regular_price_level, config.sale_price_level)
+            item_id: pos_prices(
+                plan.items[item_id], config.regular_price_level, config.sale_price_level
+            )
             for item_id in plan.importable
         }
     report: list[list[Any]] = []
@@ -347,17 +360,17 @@ def apply_plan(ctx: JobContext, config: RetailConfig, plan: ImportPlan, *, full:
         )
     matched: dict[int, int] = {}  # product id → item id
     for item_id in sorted(plan.importable):
-        outcome = outcome_of.get(item_id)
-        if outcome is None:
+        first = outcome_of.get(item_id)
+        if first is None:
             continue
-        if outcome.outcome is ApplyOutcome.UNMATCHED:
-            pending.append(_pending(plan.items[item_id], NO_MATCHING_PRODUCT, plan.brands, outcome))
-        elif outcome.outcome is ApplyOutcome.AMBIGUOUS:
+        if first.outcome is ApplyOutcome.UNMATCHED:
+            pending.append(_pending(plan.items[item_id], NO_MATCHING_PRODUCT, plan.brands, first))
+        elif first.outcome is ApplyOutcome.AMBIGUOUS:
             pending.append(
-                _pending(plan.items[item_id], SEVERAL_MATCHING_PRODUCTS, plan.brands, outcome)
+                _pending(plan.items[item_id], SEVERAL_MATCHING_PRODUCTS, plan.brands, first)
             )
-        elif outcome.product_id is not None:
-            matched[outcome.product_id] = item_id
+        elif first.product_id is not None:
+            matched[first.product_id] = item_id
     pending_ids = {p.vendor_id for p in pending}
     ctx.set_pending(
         pending, resolved=[str(i) for i in plan.items if str(i) not in pending_ids], full=full

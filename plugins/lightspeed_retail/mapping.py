@@ -184,7 +184,9 @@ def missing_requirement(item: ItemFacts, base_level: str) -> str | None:
     return None
 
 
-def inventory_record(item: ItemFacts, shop_id: int, brand: str, *, zero: bool = False) -> InventoryRecord:
+def inventory_record(
+    item: ItemFacts, shop_id: int, brand: str, *, zero: bool = False
+) -> InventoryRecord:
     """The item's quantity at one shop for the core's apply engine (``zero``: the item left
     the filters or was archived, so its product goes to 0 there)."""
     stock = item.shops.get(shop_id)
@@ -246,9 +248,13 @@ def sale_lines(
         item_id = items.get(line.line_no)
         if item_id is None:
             if placeholder_item_id is None:
-                return [], [], (
-                    f"No Lightspeed item matches line {line.line_no} (SKU {line.sku}) and no "
-                    "placeholder item is configured"
+                return (
+                    [],
+                    [],
+                    (
+                        f"No Lightspeed item matches line {line.line_no} (SKU {line.sku}) and no "
+                        "placeholder item is configured"
+                    ),
                 )
             item_id = placeholder_item_id
             notes.append(
@@ -260,9 +266,13 @@ def sale_lines(
         )
     if order.shipping_cost > 0:
         if shipping_item_id is None:
-            return [], [], (
-                f"The order has shipping of {order.shipping_cost} and no shipping item is "
-                "configured (shipping_item_id)"
+            return (
+                [],
+                [],
+                (
+                    f"The order has shipping of {order.shipping_cost} and no shipping item is "
+                    "configured (shipping_item_id)"
+                ),
             )
         lines.append(
             {

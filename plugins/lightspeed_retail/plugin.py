@@ -148,9 +148,13 @@ def hub_validate_config(ctx: PluginContext) -> list[ConfigProblem]:
     for n, store in enumerate(config.stores):
         if ctx.location(store.location) is None:
             problems.append(
-                ConfigProblem(f"stores[{n}].location", f"location {store.location!r} does not exist")
+                ConfigProblem(
+                    f"stores[{n}].location", f"location {store.location!r} does not exist"
+                )
             )
-    if not (config.import_if_on_hand or config.import_if_on_order or config.import_if_reorder_levels):
+    if not (
+        config.import_if_on_hand or config.import_if_on_order or config.import_if_reorder_levels
+    ):
         problems.append(
             ConfigProblem("import_if_on_hand", "at least one import setting must be on")
         )
@@ -161,9 +165,7 @@ def hub_validate_config(ctx: PluginContext) -> list[ConfigProblem]:
     if config.order_export_enabled:
         for name in ("export_employee_id", "export_register_id"):
             if getattr(config, name) is None:
-                problems.append(
-                    ConfigProblem(name, "is required when order_export_enabled is on")
-                )
+                problems.append(ConfigProblem(name, "is required when order_export_enabled is on"))
     return problems
 
 
@@ -181,7 +183,9 @@ def hub_install_warnings(ctx: PluginContext) -> list[str]:
         warnings.append("Setup is incomplete: " + "; ".join(steps))
     for store in config.stores:
         if ctx.location(store.location) is None:
-            warnings.append(f"The location {store.location!r} of shop {store.shop_id} no longer exists")
+            warnings.append(
+                f"The location {store.location!r} of shop {store.shop_id} no longer exists"
+            )
     pending = ctx.pending_count()
     if pending:
         warnings.append(f"Pending mappings: {pending} items do not sync")
@@ -244,9 +248,7 @@ def hub_connect_start(ctx: PluginContext, request: ConnectRequest) -> str:
 
 @hookimpl
 def hub_connect_finish(ctx: PluginContext, grant: ConnectGrant) -> ConnectedAccount:
-    account = connect.finish_connect(ctx, grant, verify=setup.check_admin)
-    setup.note_account(ctx, account)
-    return account
+    return connect.finish_connect(ctx, grant, verify=setup.check_admin)
 
 
 @hookimpl
@@ -288,9 +290,13 @@ def hub_order_export(ctx: JobContext) -> bool:
 
 
 def _gate(ctx: JobContext) -> bool:
-    """A run queued before setup fell incomplete (a scheduled slot, a retry) skips."""
+    """A run queued before setup fell incomplete (a scheduled slot, a retry) skips; a run
+    after another account was connected first drops the old account's state."""
     refusal = hub_job_refusal(ctx, ctx.job, ctx.options)
     if refusal:
         ctx.skip(refusal)
         return False
+    from .importer import CURSOR_ITEM, CURSOR_ITEMSHOP
+
+    setup.adopt_account(ctx, (CURSOR_ITEM, CURSOR_ITEMSHOP))
     return True

@@ -10,9 +10,13 @@ complete the configuration process for your integration to function."
   ``Employee`` with ``load_relations=["EmployeeRole"]`` must have the role named ``Admin``.
   Otherwise :data:`ADMIN_REQUIRED` refuses the connection before any token is stored.
 - **The previous connection.** New tokens replace the install's old pair (the old refresh
-  token is dropped, so the old connection cannot be used again). The account the bindings
-  were made for is kept (cursor :data:`BINDINGS_ACCOUNT`); connecting another account drops
-  every item binding of the install and leaves a warning for :data:`NOTICE_DAYS` days.
+  token is dropped, so the old connection cannot be used again). The core refuses another
+  account while one is connected (disconnect first). The account the install's state was
+  made for is kept (cursor :data:`BINDINGS_ACCOUNT`): the first run after another account
+  was connected (:func:`adopt_account`) drops every item and sale binding, the pending list
+  and the import cursors (the next import is a full pass), and a warning says so for
+  :data:`NOTICE_DAYS` days. Nothing happens while connecting: the hook has no side effect
+  the core's own refusal could leave behind.
 - **The gate** (:func:`missing_steps`): connected; at least one store mapped; the settings
   saved after connecting (they name the account's shops, employees and registers — a new
   connection asks for them to be saved again). Until then the install's status is
@@ -25,7 +29,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from hub.plugin import ConnectedAccount, ConnectRefused, PluginContext, utcnow
+from hub.plugin import ConnectRefused, PluginContext, utcnow
 from plugins.lightspeed_rseries import query as q
 from plugins.lightspeed_rseries.client import RSeriesClient
 from plugins.lightspeed_rseries.errors import RSeriesAPIError
@@ -39,9 +43,9 @@ __all__ = [
     "ADMIN_REQUIRED",
     "BINDINGS_ACCOUNT",
     "account_notice",
+    "adopt_account",
     "check_admin",
     "missing_steps",
-    "note_account",
 ]
 
 ADMIN_REQUIRED = (
@@ -81,24 +85,36 @@ def check_admin(client: RSeriesClient, tokens: TokenSet) -> None:
         raise ConnectRefused(ADMIN_REQUIRED)
 
 
-def note_account(ctx: PluginContext, account: ConnectedAccount) -> None:
-    """After a connection was accepted: when it reaches another account than the one the
-    install's bindings were made for, drop them and leave the notice."""
+def adopt_account(ctx: PluginContext, state_cursors: tuple[str, ...] = ()) -> None:
+    """At the start of a run: when the connected account is not the one the install's state
+    was made for, drop that state (bindings, pending list, ``state_cursors``) and leave the
+    notice; then remember the account."""
+    if ctx.connection is None:
+        return
+    account = ctx.connection.account_id
     previous = ctx.cursor(BINDINGS_ACCOUNT)
-    if previous and previous != account.account_id:
+    if previous == account:
+        return
+    if previous:
         dropped = ctx.reset_bindings()
-        notice = {
-            "from": previous,
-            "to": account.account_id,
-            "at": utcnow().isoformat(),
-            "bindings": dropped,
-        }
+        ctx.set_pending([], full=True)
+        for name in state_cursors:
+            ctx.set_cursor(name, "")
+        notice = {"from": previous, "to": account, "at": utcnow().isoformat(), "bindings": dropped}
         ctx.set_cursor(ACCOUNT_NOTICE, json.dumps(notice))
-    ctx.set_cursor(BINDINGS_ACCOUNT, account.account_id)
+    ctx.set_cursor(BINDINGS_ACCOUNT, account)
 
 
 def account_notice(ctx: PluginContext, now: datetime | None = None) -> str | None:
-    """The warning after an account change (shown for :data:`NOTICE_DAYS` days)."""
+    """The warning after an account change: before the next run, that the state will be
+    reset; after it, that it was (shown for :data:`NOTICE_DAYS` days)."""
+    previous = ctx.cursor(BINDINGS_ACCOUNT)
+    if ctx.connection is not None and previous and previous != ctx.connection.account_id:
+        return (
+            f"The Lightspeed account changed from {previous} to {ctx.connection.account_id}: "
+            "the item bindings and pending mappings of the old account are reset at the next "
+            "run, which imports everything again"
+        )
     raw = ctx.cursor(ACCOUNT_NOTICE)
     if not raw:
         return None

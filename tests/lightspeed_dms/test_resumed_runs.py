@@ -29,6 +29,7 @@ from hub.core import catalog
 from hub.core.db import Database, upgrade
 from hub.core.hub import Hub
 from hub.core.models import InventoryLevel, JobRun, Product, RunAttempt, RunReport
+from hub.core.types import utcnow
 from hub.plugin.manager import PluginManager
 from hub.serving import free_port
 from hub.settings import load_settings
@@ -161,7 +162,7 @@ def wait_for(predicate: Any, timeout: float, what: str) -> Any:
 class Serve:
     """``hub serve`` in its own process, on the scenario's var dir and database."""
 
-    def __init__(self, var: Path, url: str, log: Path) -> None:
+    def __init__(self, var: Path, url: str, log: Path, **settings: str) -> None:
         env = {
             **os.environ,
             "HUB_SECRET_KEY": SECRET_KEY,
@@ -171,7 +172,9 @@ class Serve:
             "HUB_THREEPA_RATE_PER_MINUTE": "1000000",
             "HUB_RUN_HEARTBEAT_SECONDS": "0.5",
             "HUB_DISABLE_PLUGIN_AUTOLOAD": "true",
+            **{f"HUB_{name.upper()}": value for name, value in settings.items()},
         }
+        self.log_path = log
         self.log = log.open("ab")
         self.process = subprocess.Popen(
             [
@@ -188,6 +191,9 @@ class Serve:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
 
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)
@@ -218,9 +224,8 @@ class Scenario:
     attempts: list[RunAttempt]
 
 
-@pytest.fixture(scope="module")
-def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
-    var = tmp_path_factory.mktemp("resumed")
+def hub_in(var: Path) -> tuple[Hub, str]:
+    """A hub on a migrated SQLite database under ``var`` (as ``hub serve`` would find it)."""
     url = f"sqlite:///{var / 'hub.db'}"
     upgrade(url)
     settings = load_settings(
@@ -230,7 +235,22 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
         allow_loopback_vendors=True,
         threepa_rate_per_minute=1_000_000,
     )
-    hub = Hub(settings, db=Database(url), plugins=PluginManager(autoload=False))
+    return Hub(settings, db=Database(url), plugins=PluginManager(autoload=False)), url
+
+
+def applied_codes(hub: Hub, run_id: int) -> set[str]:
+    point = (row(hub, run_id).checkpoint or {}).get("value") or {}
+    return {key.split("|")[0] for key in point.get("applied", [])}
+
+
+def requested(box: Any, code: str, skip: str) -> bool:
+    return any(code_of(r) == code and r.params.get("$skip") == skip for r in box.state.log())
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
+    var = tmp_path_factory.mktemp("resumed")
+    hub, url = hub_in(var)
     with running_sandbox(
         {DEALER: warehouse(before=True)}, users={"u": "p"}, rate_limit_per_minute=None
     ) as box:
@@ -250,16 +270,11 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
 
         first = Serve(var, url, var / "serve.log")
         try:
-
-            def in_third_code() -> bool:
-                point = (row(hub, run_id).checkpoint or {}).get("value") or {}
-                applied = {key.split("|")[0] for key in point.get("applied", [])}
-                waiting = any(
-                    code_of(r) == "CC" and r.params.get("$skip") == "500" for r in box.state.log()
-                )
-                return applied == {"AA", "BB"} and waiting
-
-            wait_for(in_third_code, 60, "the run to be in its third supplier code")
+            wait_for(
+                lambda: applied_codes(hub, run_id) == {"AA", "BB"} and requested(box, "CC", "500"),
+                60,
+                "the run to be in its third supplier code",
+            )
         finally:
             first.kill()
         box.state.faults.clear()
@@ -344,3 +359,78 @@ def test_clear_previous_stays_exact_across_a_resumed_run(scenario: Scenario) -> 
     assert run.counts["cleared"] == len(stale) == row(hub, scenario.calm_run).counts["cleared"]
     cleared = [line for line in report(hub, scenario.killed_run) if ",cleared," in line]
     assert len(cleared) == len(stale)
+
+
+def test_a_frozen_hub_serve_cannot_write_into_its_run_once_another_process_took_it(
+    tmp_path: Path,
+) -> None:
+    """``kill -STOP`` past the stale window (a frozen VM, a long pause), another process takes
+    the run, then ``kill -CONT``: the frozen process's writes are refused, the run ends right."""
+    hub, url = hub_in(tmp_path)
+    stale = {"run_stale_after_seconds": "2"}
+    with running_sandbox(
+        {DEALER: warehouse(before=False)}, users={"u": "p"}, rate_limit_per_minute=None
+    ) as box:
+        tenant_id = seed_tenant(hub, "frozen", box.base_url)
+        box.state.faults.append(
+            FaultRule(kind="slow", supplier_code="CC", path=r"\$skip=500", delay=1, count=1)
+        )
+        hub.enqueue = lambda run_id: None
+        queued = hub.queue_job(
+            tenant_id, "lightspeed_dms", "inventory_sync", options={"force": True}
+        )
+        run_id = int(queued.id or 0)
+        frozen = Serve(tmp_path, url, tmp_path / "frozen.log", **stale)
+        taker: Serve | None = None
+        try:
+            wait_for(
+                lambda: applied_codes(hub, run_id) == {"AA", "BB"} and requested(box, "CC", "500"),
+                60,
+                "the run to be in its third supplier code",
+            )
+            frozen.process.send_signal(signal.SIGSTOP)
+            # The taker stays in the fourth code for a while, so the frozen process wakes up
+            # while the run is the taker's.
+            box.state.faults.append(
+                FaultRule(kind="slow", supplier_code="DD", path=r"\$skip=0", delay=6, count=1)
+            )
+            wait_for(
+                lambda: (utcnow() - row(hub, run_id).heartbeat_at).total_seconds() > 2.2,  # type: ignore[operator]
+                10,
+                "the frozen process's heartbeat to go stale",
+            )
+            taker = Serve(tmp_path, url, tmp_path / "taker.log", **stale)
+            wait_for(lambda: requested(box, "DD", "0"), 60, "the other process to take the run")
+            assert (row(hub, run_id).state, row(hub, run_id).attempts) == ("running", 2)
+            frozen.process.send_signal(signal.SIGCONT)
+            wait_for(lambda: "was superseded" in frozen.output(), 20, "the frozen one to stop")
+            assert (row(hub, run_id).state, row(hub, run_id).attempts) == ("running", 2)
+            wait_for(lambda: row(hub, run_id).state != "running", 60, "the run to end")
+        finally:
+            frozen.process.send_signal(signal.SIGCONT)
+            frozen.stop()
+            if taker is not None:
+                taker.stop()
+        wait_for(lambda: all(r.status for r in box.state.log()), 15, "the sandbox to answer")
+    run = row(hub, run_id)
+    assert run.state == "succeeded", (run.errors, run.message)
+    with hub.db.read() as session:
+        attempts = list(
+            session.exec(
+                select(RunAttempt)
+                .where(RunAttempt.run_id == run_id)
+                .order_by(col(RunAttempt.attempt))
+            )
+        )
+    assert [(a.attempt, a.worker_name.split("/")[-1], a.outcome) for a in attempts] == [
+        (1, "serve-0", "lost"),
+        (2, "serve-1", "succeeded"),
+    ]
+    # Nothing of the frozen attempt after its last checkpoint counted or applied twice.
+    expected = {f"{code}{i:04d}": 2 + i % 5 for code in CODES for i in range(MATCHED)}
+    assert levels(hub, tenant_id) == expected
+    assert run.counts["parts_fetched"] == len(CODES) * PER_CODE
+    assert run.counts["updated"] == len(expected)
+    assert run.counts["unmatched"] == len(CODES) * (PER_CODE - MATCHED)
+    assert len(report(hub, run_id)) == 1 + len(CODES) * PER_CODE
+    hub.db.dispose()

@@ -128,16 +128,28 @@ SEED: dict[str, Any] = {
 
 PRODUCTS = [
     catalog.ProductIn(
-        sku="HELMET", title="Trail Helmet M", brand="Northwind Bikes", upc="012345678905",
-        mpn="H-100-M", price=Decimal("55.00"),
+        sku="HELMET",
+        title="Trail Helmet M",
+        brand="Northwind Bikes",
+        upc="012345678905",
+        mpn="H-100-M",
+        price=Decimal("55.00"),
     ),
     catalog.ProductIn(
-        sku="CHAIN", title="11-speed Chain", brand="Acme Components", ean="4006381333931",
-        mpn="C11", price=Decimal("30.00"),
+        sku="CHAIN",
+        title="11-speed Chain",
+        brand="Acme Components",
+        ean="4006381333931",
+        mpn="C11",
+        price=Decimal("30.00"),
     ),
     catalog.ProductIn(
-        sku="BRAKE", title="Brake Pads", brand="Acme Components", upc="036000291452",
-        mpn="BP-9", price=Decimal("18.00"),
+        sku="BRAKE",
+        title="Brake Pads",
+        brand="Acme Components",
+        upc="036000291452",
+        mpn="BP-9",
+        price=Decimal("18.00"),
     ),
 ]
 
@@ -231,7 +243,9 @@ class RetailWorld:
             ids = list(
                 session.exec(
                     select(JobRun.id).where(
-                        JobRun.tenant_id == self.tenant_id, JobRun.job == job, JobRun.state == "queued"
+                        JobRun.tenant_id == self.tenant_id,
+                        JobRun.job == job,
+                        JobRun.state == "queued",
                     )
                 )
             )
@@ -266,13 +280,13 @@ def order_body(
     lines: list[dict[str, Any]] | None = None,
     paid: str | None = None,
     shipping: str = "9.99",
-    tax: str = "4.55",
+    tax: str = "7.79",
     email: str = "grace@example.com",
     location: str = "",
 ) -> dict[str, Any]:
-    """A webstore order: 2 × HELMET at 59.99 (tax 6.5 % of 119.98 = 7.80 in Lightspeed;
-    the webstore says ``tax``) + shipping; ``paid`` is the captured amount (all of it by
-    default)."""
+    """A webstore order: 2 × HELMET at 59.99 + shipping 9.99 + the webstore's ``tax`` (7.79;
+    Lightspeed's 6.5 % of the taxable 119.98 is 7.80: a cent of rounding, within the
+    tolerance); ``paid`` is the captured amount (all of it by default)."""
     lines = lines or [{"sku": "HELMET", "quantity": 2, "unit_price": "59.99"}]
     for line in lines:
         line.setdefault("location", location)

@@ -164,6 +164,8 @@ class FaultInjector:
                 await self.app(scope, receive, logging_send)
             elif fault.kind == "truncated":
                 await self._truncated(scope, receive, logging_send)
+            elif fault.kind == "late":
+                await self._late(scope, receive, logging_send, fault.delay)
             elif fault.kind == "applied":
                 await self._applied(fault, scope, receive, logging_send)
             else:
@@ -198,6 +200,22 @@ class FaultInjector:
         headers.append((b"content-length", str(len(cut)).encode()))
         await send({**start, "headers": headers})
         await send({"type": "http.response.body", "body": cut, "more_body": False})
+
+    async def _late(self, scope: Scope, receive: Receive, send: Send, delay: float) -> None:
+        """Apply the request at once, answer ``delay`` seconds later: a client that timed
+        out meanwhile never learns that its write was applied."""
+        messages: list[Message] = []
+
+        async def capture(message: Message) -> None:
+            messages.append(message)
+
+        await self.app(scope, receive, capture)
+        await asyncio.sleep(delay)
+        try:
+            for message in messages:
+                await send(message)
+        except Exception:  # the client is gone: exactly the case this fault plays
+            pass
 
     async def _forced_status(self, fault: Fault, send: Send) -> None:
         headers: dict[str, str] = {}

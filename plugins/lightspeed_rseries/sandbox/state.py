@@ -169,11 +169,13 @@ class Fault:
         serves normally; ``"truncated"`` serves normally but cuts the body in half;
         ``"applied"`` serves the request (a write is applied, charged and logged) and then
         answers ``status`` instead of the result — a timeout at Lightspeed's edge after the
-        work was done, the case that must not create a second sale.
+        work was done, the case that must not create a second sale; ``"late"`` serves the
+        request at once and answers ``delay`` seconds later (a client that timed out never
+        learns its write was applied).
     :param count: how many matching requests fail; ``skip`` lets that many pass first.
     """
 
-    kind: Literal["status", "slow", "truncated", "applied"] = "status"
+    kind: Literal["status", "slow", "truncated", "applied", "late"] = "status"
     path: str = "*"
     method: str = "*"
     status: int = 503

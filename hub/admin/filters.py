@@ -1,0 +1,60 @@
+"""Jinja filters of the console's templates: times in the tenant's zone, durations, words."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from hub.admin.forms import display, humanize
+from hub.core.tenants import TenantInfo
+
+__all__ = ["FILTERS"]
+
+
+def when(value: datetime | None, tenant: TenantInfo | None = None) -> str:
+    """A stored (UTC) time in the tenant's time zone, to the second."""
+    if value is None:
+        return "—"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    local = value.astimezone(tenant.tz) if tenant is not None else value.astimezone(UTC)
+    return f"{local:%Y-%m-%d %H:%M:%S %Z}"
+
+
+def seconds(value: float | None) -> str:
+    if value is None:
+        return "—"
+    if value < 60:
+        return f"{value:.1f} s"
+    minutes, rest = divmod(int(value), 60)
+    if minutes < 60:
+        return f"{minutes} min {rest} s"
+    return f"{minutes // 60} h {minutes % 60} min"
+
+
+def seg(value: Any) -> str:
+    return quote(str(value), safe="")
+
+
+def query(params: dict[str, Any], **changes: Any) -> str:
+    """A query string of ``params`` with ``changes`` (None drops a key)."""
+    merged = {**params, **changes}
+    return urlencode({k: v for k, v in merged.items() if v not in (None, "")})
+
+
+def as_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+FILTERS: dict[str, Callable[..., Any]] = {
+    "when": when,
+    "seconds": seconds,
+    "seg": seg,
+    "query": query,
+    "humanize": humanize,
+    "display": display,
+    "as_json": as_json,
+}
