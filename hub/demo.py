@@ -364,6 +364,11 @@ def run_demo(
 
         run_pos_flow(http, SLUG, _say, _wait_run)
 
+        # -- Lightspeed Retail (R-Series as the stock and price master) --------------------
+        from hub.demo_retail import run_retail_flow
+
+        run_retail_flow(http, SLUG, _say, _wait_run)
+
         time.sleep(1.5)  # let the maintenance loop deliver the last webhooks
         by_event: dict[str, int] = {}
         for item in received:

@@ -45,12 +45,17 @@ def _pages(console: DemoConsole) -> list[tuple[str, str]]:
     with httpx.Client(base_url=api, headers=headers, timeout=30) as http:
         runs = http.get(f"/api/v1/tenants/{slug}/runs", params={"limit": 20}).json()["items"]
         sync = next((r for r in runs if r["job"] == "inventory_sync"), runs[0])
-        rejected = http.get(
-            f"/api/v1/tenants/{slug}/orders", params={"export_state": "rejected", "limit": 1}
-        ).json()["items"]
-        orders = rejected or http.get(f"/api/v1/tenants/{slug}/orders", params={"limit": 1}).json()[
-            "items"
+        # The order with the longest story (a rejection, a retry, a shipment) shows the most.
+        numbers = [
+            o["number"]
+            for o in http.get(f"/api/v1/tenants/{slug}/orders", params={"limit": 10}).json()[
+                "items"
+            ]
         ]
+        told = max(
+            numbers,
+            key=lambda n: len(http.get(f"/api/v1/tenants/{slug}/orders/{n}").json()["notes"]),
+        )
     t = f"/admin/tenants/{slug}"
     return [
         ("tenants", "/admin/tenants"),
@@ -60,7 +65,7 @@ def _pages(console: DemoConsole) -> list[tuple[str, str]]:
         ("runs", f"{t}/runs"),
         ("run", f"{t}/runs/{sync['run_id']}"),
         ("orders", f"{t}/orders"),
-        ("order", f"{t}/orders/{orders[0]['number']}"),
+        ("order", f"{t}/orders/{told}"),
     ]
 
 
@@ -73,9 +78,7 @@ def take(console: DemoConsole, out: Path) -> list[Path]:
     written: list[Path] = []
     pages = _pages(console)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         for width in WIDTHS:
             context = browser.new_context(
                 viewport={"width": width, "height": 900}, device_scale_factor=1

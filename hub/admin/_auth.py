@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 
-class LoginRequired(Exception):  # noqa: N818  (a signal, handled as a redirect)
+class LoginRequired(Exception):
     """No valid session: the browser goes to the login page (then back to ``next``)."""
 
     def __init__(self, next_path: str, message: str = "") -> None:
@@ -44,11 +44,11 @@ class LoginRequired(Exception):  # noqa: N818  (a signal, handled as a redirect)
         self.message = message
 
 
-class CsrfRefused(Exception):  # noqa: N818
+class CsrfRefused(Exception):
     """A form posted without this session's CSRF token: 403, nothing done."""
 
 
-class PageNotFound(Exception):  # noqa: N818
+class PageNotFound(Exception):
     """404 — also for another tenant's page, so a key cannot probe for tenants."""
 
 
@@ -94,7 +94,9 @@ async def console_session(
     token = connection.cookies.get(SESSION_COOKIE)
     session = signer.load_session(token)
     if session is None:
-        raise LoginRequired(_here(connection), "Your session has ended; log in again." if token else "")
+        raise LoginRequired(
+            _here(connection), "Your session has ended; log in again." if token else ""
+        )
     caller = await hub.run_on_loop_or_thread(lambda: caller_of_session(hub, signer, session))
     if caller is None:
         raise LoginRequired(_here(connection), "The key of this session is no longer valid.")

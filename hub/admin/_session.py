@@ -65,9 +65,9 @@ def _unb64(text: str) -> bytes:
 
 
 def _derive(secret_key: str) -> bytes:
-    return HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=b"hub-admin-v1", info=b"session"
-    ).derive(secret_key.encode())
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"hub-admin-v1", info=b"session").derive(
+        secret_key.encode()
+    )
 
 
 class SessionSigner:

@@ -20,6 +20,7 @@ __all__ = ["RunPoint", "run_history_svg"]
 WIDTH, HEIGHT = 720, 220
 LEFT, RIGHT, TOP, BOTTOM = 48, 48, 16, 28
 FAILED = ("failed", "partial")
+SLOTS = 30
 
 
 @dataclass(frozen=True)
@@ -62,12 +63,15 @@ def run_history_svg(points: Sequence[RunPoint], *, title: str) -> Markup:
         "The table below lists the same runs.</desc>",
     ]
     if not points:
-        parts.append(f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle">No runs yet</text>')
+        parts.append(
+            f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle">No runs yet</text>'
+        )
         parts.append("</svg>")
         return Markup("".join(parts))  # noqa: S704  (built from escaped parts)
     max_s = _nice_max(max((p.seconds or 0.0) for p in points))
     max_c = _nice_max(float(max((p.count or 0) for p in points)))
-    slot = plot_w / max(len(points), 1)
+    # Always 30 slots wide, oldest left: one run is one thin bar, not the whole width.
+    slot = plot_w / max(len(points), SLOTS)
     bar_w = max(2.0, slot * 0.62)
     base_y = TOP + plot_h
     # axes and their top values
@@ -113,6 +117,8 @@ def run_history_svg(points: Sequence[RunPoint], *, title: str) -> Markup:
     if dots:
         line = " ".join(f"{x:.1f},{y:.1f}" for x, y in dots)
         parts.append(f'<polyline class="count-line" points="{line}"/>')
-        parts.extend(f'<circle class="count-dot" cx="{x:.1f}" cy="{y:.1f}" r="3"/>' for x, y in dots)
+        parts.extend(
+            f'<circle class="count-dot" cx="{x:.1f}" cy="{y:.1f}" r="3"/>' for x, y in dots
+        )
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704  (built from escaped parts)

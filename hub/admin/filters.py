@@ -45,6 +45,11 @@ def query(params: dict[str, Any], **changes: Any) -> str:
     return urlencode({k: v for k, v in merged.items() if v not in (None, "")})
 
 
+def counts(value: dict[str, Any] | None) -> str:
+    """A run's counts as ``updated=3, unmatched=1``."""
+    return ", ".join(f"{k}={v}" for k, v in (value or {}).items())
+
+
 def as_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
@@ -57,4 +62,5 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "humanize": humanize,
     "display": display,
     "as_json": as_json,
+    "counts": counts,
 }

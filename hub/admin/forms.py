@@ -44,9 +44,9 @@ from typing import Any, Protocol
 
 __all__ = [
     "MASK",
+    "ROOT",
     "FormField",
     "FormProblem",
-    "ROOT",
     "build_form",
     "errors_by_field",
     "field_schema",
@@ -139,10 +139,22 @@ def _choice_key(value: Any) -> str:
     return json.dumps(value) if not isinstance(value, str) else value
 
 
+_ACRONYMS = {"oem": "OEM", "id": "ID", "ip": "IP", "ips": "IPs", "url": "URL", "api": "API"}
+
+
 def humanize(name: str) -> str:
-    """``lead_time_days`` → "Lead time days"; ``private_label`` → "Private label"."""
-    words = str(name).replace("_", " ").replace("-", " ").strip()
-    return words[:1].upper() + words[1:]
+    """``lead_time_days`` → "Lead time days"; ``oem`` → "OEM"; ``private_label`` →
+    "Private label"."""
+    words = [
+        _ACRONYMS.get(w.lower(), w) for w in str(name).replace("_", " ").replace("-", " ").split()
+    ]
+    text = " ".join(words)
+    return text[:1].upper() + text[1:]
+
+
+def _plain(text: str) -> str:
+    """A docstring-ish description for the page: ``literal`` → literal."""
+    return text.replace("``", "").strip()
 
 
 # -- schema helpers ----------------------------------------------------------------------
@@ -161,11 +173,15 @@ def _resolve(schema: Mapping[str, Any], root: Mapping[str, Any]) -> dict[str, An
         target: Any = root
         for part in ref[2:].split("/"):
             target = target.get(part, {}) if isinstance(target, Mapping) else {}
-        node = {**dict(target), **node}
+        # The referred model's title and docstring name the type, not this field.
+        shared = {k: v for k, v in dict(target).items() if k not in ("title", "description")}
+        node = {**shared, **node}
     return node
 
 
-def _unwrap_nullable(schema: Mapping[str, Any], root: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+def _unwrap_nullable(
+    schema: Mapping[str, Any], root: Mapping[str, Any]
+) -> tuple[dict[str, Any], bool]:
     """``anyOf: [X, {type: null}]`` → (X, True); the outer keys are kept."""
     node = _resolve(schema, root)
     options = node.get("anyOf") or node.get("oneOf")
@@ -342,7 +358,7 @@ def _build(
         path=path,
         kind=kind,
         label=str(node.get("title") or humanize(name)),
-        description=str(node.get("description") or ""),
+        description=_plain(str(node.get("description") or "")),
         nullable=nullable,
         required=required,
         attrs=_attrs(node, kind),
@@ -361,9 +377,11 @@ def _build(
         out.editable, out.read_only_reason = False, "set by the hub's admin"
     if kind in ("select", "checkboxes"):
         out.choices = _choices(node, root, dynamic)
-        if kind == "select" and value not in (None, "") and _choice_key(value) not in {
-            k for k, _ in out.choices
-        }:
+        if (
+            kind == "select"
+            and value not in (None, "")
+            and _choice_key(value) not in {k for k, _ in out.choices}
+        ):
             out.choices.append((_choice_key(value), str(value)))  # a stored value still shown
     elif kind == "group":
         sub_required = set(node.get("required", ()))
@@ -394,7 +412,9 @@ def _build(
         count = len(rows) + (new_rows.get(path, _NEW_ROWS) if out.editable else 0)
         out.new_rows = count - len(rows)
         for index in range(count):
-            row_value = rows[index] if index < len(rows) and isinstance(rows[index], Mapping) else {}
+            row_value = (
+                rows[index] if index < len(rows) and isinstance(rows[index], Mapping) else {}
+            )
             cells = []
             for col_name, raw in items.get("properties", {}).items():
                 sub, sub_nullable = _unwrap_nullable(raw, root)
@@ -432,7 +452,9 @@ def _build(
         for index, (key, item) in enumerate([*pairs, *([("", "")] * extra)]):
             out.rows.append(
                 [
-                    FormField(name="key", path=f"{path}.{index}.key", kind="text", label="Key", value=key),
+                    FormField(
+                        name="key", path=f"{path}.{index}.key", kind="text", label="Key", value=key
+                    ),
                     FormField(
                         name="value",
                         path=f"{path}.{index}.value",
@@ -598,7 +620,7 @@ def _read(
         return text
     if kind == "checkboxes":
         items, _ = _unwrap_nullable(node.get("items", {}), root)
-        return [_typed_choice(str(v), items.get("enum")) for v in form.getall(path)]
+        return [_typed_choice(str(v), items.get("enum")) for v in _getall(form, path)]
     if kind == "lines":
         items, _ = _unwrap_nullable(node.get("items", {}), root)
         raw = form.get(path)
@@ -611,7 +633,9 @@ def _read(
         out: dict[str, Any] = {}
         for sub_name, raw in node.get("properties", {}).items():
             sub, sub_nullable = _unwrap_nullable(raw, root)
-            value = _read(sub, sub_nullable, f"{path}.{sub_name}", form, root, problems, in_table=False)
+            value = _read(
+                sub, sub_nullable, f"{path}.{sub_name}", form, root, problems, in_table=False
+            )
             if value is not _OMIT:
                 out[sub_name] = value
         return out
@@ -631,7 +655,13 @@ def _read(
                 if value is _OMIT:
                     continue
                 row[col_name] = value
-                if _kind(sub, root, in_table=True) in ("text", "integer", "number", "lines", "json"):
+                if _kind(sub, root, in_table=True) in (
+                    "text",
+                    "integer",
+                    "number",
+                    "lines",
+                    "json",
+                ):
                     typed = typed or str(form.get(cell_path) or "").strip() != ""
             if form.get(f"{prefix}._new") and not typed:
                 continue  # a blank row left blank: nothing to add
@@ -655,9 +685,16 @@ def _read(
         return None if nullable else _OMIT
     try:
         return json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         problems.append(FormProblem(path, f"not valid JSON ({exc.msg}, line {exc.lineno})"))
         return _OMIT
+
+
+def _getall(form: FormData, key: str) -> list[Any]:
+    try:
+        return list(form.getall(key))
+    except KeyError:  # Litestar's FormMultiDict: no such key
+        return []
 
 
 def _row_count(form: FormData, path: str) -> int:

@@ -25,6 +25,7 @@ from hub.core import catalog, runs, schedule
 from hub.core.crypto import SecretDecryptError
 from hub.core.errors import HubError, NotFound
 from hub.core.hub import Hub
+from hub.core.installs import get_install
 from hub.core.models import JobRun
 from hub.core.records import ActionSpec, PluginManifest, ScheduleSpec
 from hub.core.tenants import TenantInfo
@@ -32,6 +33,7 @@ from hub.core.types import utcnow
 from hub.plugin.manager import describe_manifest
 
 __all__ = [
+    "disconnect",
     "install_field_page",
     "install_page",
     "queue_job",
@@ -40,7 +42,6 @@ __all__ = [
     "save_install",
     "save_install_field",
     "start_connect",
-    "disconnect",
     "test_connection",
 ]
 
@@ -89,7 +90,9 @@ def _choices(hub: Hub, tenant_id: int) -> dict[str, list[tuple[str, str]]]:
     with hub.db.read() as session:
         locations = catalog.locations_of(session, tenant_id)
     return {
-        "locations": [(loc.code, f"{loc.code} — {loc.name}" if loc.name else loc.code) for loc in locations]
+        "locations": [
+            (loc.code, f"{loc.code} — {loc.name}" if loc.name else loc.code) for loc in locations
+        ]
     }
 
 
@@ -101,8 +104,6 @@ def _secrets_set(manifest: PluginManifest, view: dict[str, Any] | None) -> set[s
 def _jobs(hub: Hub, tenant: TenantInfo, manifest: PluginManifest) -> list[JobPanel]:
     """The jobs with the schedule the core runs them on (``job_schedule``) and next slots."""
     with hub.db.read() as session:
-        from hub.core.installs import get_install
-
         install = get_install(session, tenant.id, manifest.id)
     panels = []
     try:
@@ -188,6 +189,10 @@ def _install_page(
         "base": f"{ADMIN}/tenants/{seg(tenant.slug)}/plugins/{seg(plugin_id)}",
         "can_connect": hasattr(hub, "connect") and hasattr(hub, "disconnect"),
         "can_run_actions": hasattr(hub, "run_action"),
+        # Sales channels publish products through listings (the API's …/listings).
+        "has_listings": any(
+            c.value in ("catalog_export", "inventory_export") for c in manifest.capabilities
+        ),
     }
     if only:
         target = next((f for f in fields if f.name == only), None)
@@ -260,7 +265,13 @@ async def _save(request: Request[Any, Any, Any], plugin_id: str, only: str | Non
         errors = {p.path: p.message for p in problems}
         return await blocking(
             lambda: _install_page(
-                request, plugin_id, status_code=422, values=config, enabled=enabled, errors=errors, only=only
+                request,
+                plugin_id,
+                status_code=422,
+                values=config,
+                enabled=enabled,
+                errors=errors,
+                only=only,
             )
         )
     try:
@@ -276,15 +287,16 @@ async def _save(request: Request[Any, Any, Any], plugin_id: str, only: str | Non
         )
     except HubError as exc:
         errors = {str(k): str(v) for k, v in (exc.fields or {}).items()}
+        status, detail = exc.status, exc.detail
         return await blocking(
             lambda: _install_page(
                 request,
                 plugin_id,
-                status_code=exc.status,
+                status_code=status,
                 values=config,
                 enabled=enabled,
                 errors=errors,
-                banner=[exc.detail],
+                banner=[detail],
                 only=only,
             )
         )
@@ -299,13 +311,17 @@ async def save_install(request: Request[Any, Any, Any], plugin_id: str) -> Respo
 
 
 @post("/plugins/{plugin_id:str}/fields/{name:str}", include_in_schema=False)
-async def save_install_field(request: Request[Any, Any, Any], plugin_id: str, name: str) -> Response[Any]:
+async def save_install_field(
+    request: Request[Any, Any, Any], plugin_id: str, name: str
+) -> Response[Any]:
     """Save one field of the config; every other field keeps its stored value."""
     return await _save(request, plugin_id, name)
 
 
 def _back(tenant: TenantInfo, plugin_id: str, anchor: str = "") -> str:
-    return f"{ADMIN}/tenants/{seg(tenant.slug)}/plugins/{seg(plugin_id)}" + (f"#{anchor}" if anchor else "")
+    return f"{ADMIN}/tenants/{seg(tenant.slug)}/plugins/{seg(plugin_id)}" + (
+        f"#{anchor}" if anchor else ""
+    )
 
 
 @post("/plugins/{plugin_id:str}/test-connection", include_in_schema=False)
@@ -316,12 +332,16 @@ async def test_connection(request: Request[Any, Any, Any], plugin_id: str) -> Re
     viewer: Caller = request.state.viewer
     tenant: TenantInfo = request.state.tenant
     try:
-        result = await blocking(lambda: hub.test_connection(tenant.id, plugin_id, actor=viewer.actor))
+        result = await blocking(
+            lambda: hub.test_connection(tenant.id, plugin_id, actor=viewer.actor)
+        )
     except HubError as exc:
         return redirect(request, _back(tenant, plugin_id), ("error", exc.detail))
     level = "ok" if result.ok else "error"
     word = "Connection OK" if result.ok else "Connection failed"
-    return redirect(request, _back(tenant, plugin_id, "status"), (level, f"{word}: {result.detail}"))
+    return redirect(
+        request, _back(tenant, plugin_id, "status"), (level, f"{word}: {result.detail}")
+    )
 
 
 @post("/plugins/{plugin_id:str}/connect", include_in_schema=False)
@@ -369,7 +389,9 @@ async def queue_job(request: Request[Any, Any, Any], plugin_id: str, job: str) -
             lambda: hub.queue_job(tenant.id, plugin_id, job, options=options, actor=viewer.actor)
         )
     except HubError as exc:
-        return redirect(request, _back(tenant, plugin_id, "jobs"), ("error", f"Not queued: {exc.detail}"))
+        return redirect(
+            request, _back(tenant, plugin_id, "jobs"), ("error", f"Not queued: {exc.detail}")
+        )
     return redirect(
         request,
         f"{ADMIN}/tenants/{seg(tenant.slug)}/runs/{run.id}",
@@ -411,7 +433,9 @@ def _run_action(
     try:
         result = hub.run_action(tenant.id, plugin_id, name, params, actor=viewer.actor)
     except HubError as exc:
-        return redirect(request, _back(tenant, plugin_id, "actions"), ("error", f"{spec.title}: {exc.detail}"))
+        return redirect(
+            request, _back(tenant, plugin_id, "actions"), ("error", f"{spec.title}: {exc.detail}")
+        )
     if spec.returns == "redirect" and result.redirect:
         return Redirect(path=result.redirect, status_code=303)
     if spec.returns == "csv" and result.csv is not None:
@@ -445,7 +469,9 @@ def run_action_get(request: Request[Any, Any, Any], plugin_id: str, name: str) -
 
 
 @post("/plugins/{plugin_id:str}/actions/{name:str}", include_in_schema=False)
-async def run_action_post(request: Request[Any, Any, Any], plugin_id: str, name: str) -> Response[Any]:
+async def run_action_post(
+    request: Request[Any, Any, Any], plugin_id: str, name: str
+) -> Response[Any]:
     """Run a POST action (audited)."""
     form = await posted_form(request)
     params = {k: v for k, v in form.items() if not k.startswith("_") and v != ""}

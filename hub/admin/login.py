@@ -37,7 +37,9 @@ def _next(value: Any) -> str:
     return checked or f"{ADMIN}/"
 
 
-def _login_page(request: Request[Any, Any, Any], *, status_code: int = 200, error: str = "") -> Template:
+def _login_page(
+    request: Request[Any, Any, Any], *, status_code: int = 200, error: str = ""
+) -> Template:
     signer = signer_of(hub_of(request))
     nonce = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(16)
     response = page(
@@ -86,7 +88,9 @@ async def login(request: Request[Any, Any, Any]) -> Response[Any]:
 
     found = await blocking(check)
     if found is None:
-        return _login_page(request, status_code=401, error="That key is not valid (or was revoked).")
+        return _login_page(
+            request, status_code=401, error="That key is not valid (or was revoked)."
+        )
     key_id, key_hash, _tenant_id, _prefix = found
     session = signer.new_session(key_id, key_hash)
     session_cookie = cookie(

@@ -91,9 +91,7 @@ async def retry_export(request: Request[Any, Any, Any], number: str, plugin_id: 
         await blocking(lambda: hub.retry_export(tenant.id, number, plugin_id, actor=viewer.actor))
     except HubError as exc:
         return redirect(request, back + "#exports", ("error", f"Not retried: {exc.detail}"))
-    return redirect(
-        request, back + "#exports", ("ok", f"The {plugin_id} export is pending again.")
-    )
+    return redirect(request, back + "#exports", ("ok", f"The {plugin_id} export is pending again."))
 
 
 @post("/orders/{number:str}/cancel", include_in_schema=False)

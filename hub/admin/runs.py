@@ -27,7 +27,9 @@ def duration_seconds(run: JobRun) -> float | None:
     return max(0.0, (run.finished_at - run.started_at).total_seconds())
 
 
-def _filter(request: Request[Any, Any, Any], name: str, allowed: tuple[str, ...] | None = None) -> str | None:
+def _filter(
+    request: Request[Any, Any, Any], name: str, allowed: tuple[str, ...] | None = None
+) -> str | None:
     value = request.query_params.get(name) or None
     if value is None or len(value) > 64:
         return None

@@ -45,7 +45,9 @@ class InstallSummary:
     last_run: JobRun | None
 
 
-def install_summaries(hub: Hub, tenant_id: int, installs: list[PluginInstall]) -> list[InstallSummary]:
+def install_summaries(
+    hub: Hub, tenant_id: int, installs: list[PluginInstall]
+) -> list[InstallSummary]:
     """The installs of a tenant with the status the API shows (``install_view``)."""
     with hub.db.read() as session:
         last = runs.latest_runs(session, [i.id for i in installs if i.id is not None])
@@ -114,7 +116,9 @@ def _tenants_page(
     viewer: Caller = request.state.viewer
     rows, more = _tenants(hub, viewer, _int(request.query_params.get("before")))
     installs = _installs_by_tenant(hub, [r.id for r in rows if r.id is not None])
-    listed = [(row, install_summaries(hub, row.id or 0, installs.get(row.id or 0, []))) for row in rows]
+    listed = [
+        (row, install_summaries(hub, row.id or 0, installs.get(row.id or 0, []))) for row in rows
+    ]
     return page(
         request,
         "tenants.html",
@@ -142,7 +146,9 @@ async def create_tenant(request: Request[Any, Any, Any]) -> Response[Any]:
     viewer: Caller = request.state.viewer
     values = {k: str(form.get(k) or "").strip() for k in ("slug", "name", "timezone")}
     if not viewer.is_admin:
-        return redirect(request, f"{ADMIN}/tenants", ("error", "Only an admin key creates tenants."))
+        return redirect(
+            request, f"{ADMIN}/tenants", ("error", "Only an admin key creates tenants.")
+        )
     try:
         row = await blocking(
             lambda: hub.create_tenant(
@@ -154,8 +160,9 @@ async def create_tenant(request: Request[Any, Any, Any]) -> Response[Any]:
         )
     except HubError as exc:
         fields = dict(exc.fields or {}) or {"slug": exc.detail}
+        status = exc.status
         return await blocking(
-            lambda: _tenants_page(request, status_code=exc.status, errors=fields, values=values)
+            lambda: _tenants_page(request, status_code=status, errors=fields, values=values)
         )
     return redirect(
         request, f"{ADMIN}/tenants/{seg(row.slug)}", ("ok", f"Tenant {row.slug} created.")
@@ -237,11 +244,12 @@ async def put_location(request: Request[Any, Any, Any]) -> Response[Any]:
         created = await blocking(store)
     except Invalid as exc:
         values = {"code": code, "name": name}
+        location_errors = dict(exc.fields or {})
         return await blocking(
             lambda: _tenant_page(
                 request,
                 status_code=422,
-                location_errors=dict(exc.fields or {}),
+                location_errors=location_errors,
                 location_values=values,
             )
         )

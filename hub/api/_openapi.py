@@ -242,13 +242,20 @@ def _expand(link: Link, doc: dict[str, Any]) -> Iterator[tuple[str, dict[str, An
 
 
 def _drop_null(schema: dict[str, Any]) -> None:
-    # A parameter (query, path, header) is a string on the wire: it can be absent, never
-    # null. Litestar documents ``str | None = None`` as ``oneOf: [string, null]``.
+    # A string parameter (query, path, header) can be absent, never null: Litestar documents
+    # ``str | None = None`` as ``oneOf: [string, null]``, and reads "null" as that string.
     branches = schema.get("oneOf")
     if not isinstance(branches, list):
         return
     kept = [b for b in branches if b != {"type": "null"}]
-    if len(kept) == 1 and len(kept) < len(branches) and isinstance(kept[0], dict):
+    # Only for strings: Litestar reads the query value "null" of an optional number or
+    # boolean as null, so there the null branch is true.
+    if (
+        len(kept) == 1
+        and len(kept) < len(branches)
+        and isinstance(kept[0], dict)
+        and kept[0].get("type") == "string"
+    ):
         del schema["oneOf"]
         for key, value in kept[0].items():
             schema.setdefault(key, value)

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Response, Router, get, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 
 from hub.api._auth import Caller
@@ -152,17 +153,32 @@ def _detail(hub: Hub, tenant_id: int, number: str) -> OrderDetail:
 
 
 _ORDER = {"slug": "$request.path.slug", "number": "$response.body#/number"}
+_REPLAYED = {
+    200: ResponseSpec(
+        data_container=OrderDetail,
+        description="The same reference again: the order, nothing recorded",
+        generate_examples=False,
+    )
+}
 
 
 @post(
     "/",
     sync_to_thread=True,
-    responses=errors(
-        409,
-        e409="An order with this number exists with a different body",
-        e422="Validation failed (`fields` names each field), or the total does not equal "
-        "lines + shipping + tax (`fields.total`)",
-    ),
+    responses={
+        200: ResponseSpec(
+            data_container=OrderDetail,
+            description="The same body again: the stored order (nothing changed)",
+            generate_examples=False,
+        ),
+        **errors(
+            409,
+            e409="An order with this number exists with a different body",
+            e422="Validation failed (`fields` names each field), or the total does not equal "
+            "lines + shipping + tax (`fields.total`)",
+        ),
+    },
+    response_description="Created",
     summary="Create an order",
     opt=links(
         Link(f"GET {ORDER_PATH}", _ORDER),
@@ -255,7 +271,7 @@ def retry_export(
 @post(
     "/{number:str}/payments",
     sync_to_thread=True,
-    responses=ERROR_RESPONSES,
+    responses={**ERROR_RESPONSES, **_REPLAYED},
     summary="Record a payment",
 )
 def add_payment(
@@ -272,7 +288,7 @@ def add_payment(
 @post(
     "/{number:str}/fulfillments",
     sync_to_thread=True,
-    responses=ERROR_RESPONSES,
+    responses={**ERROR_RESPONSES, **_REPLAYED},
     summary="Record fulfilled lines",
 )
 def add_fulfillment(

@@ -538,16 +538,20 @@ def acknowledge_cancellation(
     )
 
 
-def export_states_of(session: Session, order_ids: Sequence[int]) -> dict[int, list[OrderExport]]:
-    """The exports of each of ``order_ids`` (orders without one are left out), by plugin."""
-    found: dict[int, list[OrderExport]] = {}
+def export_states_of(
+    session: Session, order_ids: Sequence[int]
+) -> dict[int, list[tuple[str, str]]]:
+    """``(plugin_id, state)`` of each export of each of ``order_ids`` (orders without one are
+    left out), by plugin: a list page shows them (columns only, no ORM rows: it is read for
+    every order of a page)."""
+    found: dict[int, list[tuple[str, str]]] = {}
     if not order_ids:
         return found
-    rows = session.exec(
-        select(OrderExport)
+    rows = session.execute(
+        select(OrderExport.order_id, OrderExport.plugin_id, OrderExport.state)
         .where(col(OrderExport.order_id).in_(list(order_ids)))
         .order_by(col(OrderExport.order_id), col(OrderExport.plugin_id))
     )
-    for row in rows:
-        found.setdefault(row.order_id, []).append(row)
+    for order_id, plugin_id, state in rows:
+        found.setdefault(order_id, []).append((plugin_id, state))
     return found

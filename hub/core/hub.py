@@ -9,7 +9,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -23,7 +23,7 @@ from hub.core.crypto import SecretBox, SecretDecryptError
 from hub.core.db import Database
 from hub.core.errors import AdminOnly, HubError, Invalid, NotFound, Refused
 from hub.core.identity import new_boot_id
-from hub.core.models import JobRun, PluginInstall, Tenant
+from hub.core.models import JobRun, Order, PluginInstall, Tenant
 from hub.core.records import (
     ActionResult,
     Capability,
@@ -598,6 +598,60 @@ class Hub:
         if exporting:
             self._queue_order_exports(exporting)
         return view, created
+
+    def intake_orders_in(
+        self,
+        session: Session,
+        tenant_id: int,
+        bodies: Sequence[orders.OrderIn],
+        *,
+        source: str = "api",
+    ) -> tuple[list[orders.StoredOrder], Callable[[], None]]:
+        """:meth:`intake_order` for a batch (a page of vendor sales), in the caller's
+        transaction: the orders stored (:func:`hub.core.orders.store_orders`), an export
+        opened for every enabled install that exports each new one, ``order.updated``
+        raised for them. Returns the stored orders and what to call once the transaction
+        committed (queueing the exporters' jobs)."""
+        exporters = self._order_exporters(tenant_id, source)
+        stored = orders.store_orders(session, tenant_id, bodies)
+        created = [s for s in stored if s.created]
+        exporting: dict[int, PluginInstall] = {}
+        if created and exporters:
+            tenant = self.tenant_info(tenant_id)
+            rows = list(
+                session.exec(select(Order).where(col(Order.id).in_([s.order_id for s in created])))
+            )
+            for order, view in zip(rows, orders.order_views(session, rows), strict=True):
+                for install in exporters:
+                    ctx = self.context(install, tenant=tenant)
+                    if self.plugins.order_exportable(ctx, view):
+                        assert install.id is not None
+                        exports.create_export(session, order, install.id, install.plugin_id)
+                        exporting[install.id] = install
+        orders.emit_orders_created(session, tenant_id, created)
+
+        def after_commit() -> None:
+            if exporting:
+                self._queue_order_exports(list(exporting.values()))
+
+        return stored, after_commit
+
+    def _order_exporters(self, tenant_id: int, source: str) -> list[PluginInstall]:
+        with self.db.read() as session:
+            candidates = list(
+                session.exec(
+                    select(PluginInstall).where(
+                        PluginInstall.tenant_id == tenant_id, col(PluginInstall.enabled)
+                    )
+                )
+            )
+        return [
+            i
+            for i in candidates
+            if self._known(i.plugin_id)
+            and i.plugin_id != source
+            and Capability.ORDER_EXPORT in self.plugins.manifest(i.plugin_id).capabilities
+        ]
 
     def _known(self, plugin_id: str) -> bool:
         try:

@@ -33,6 +33,7 @@ __all__ = [
     "PRICE_PATTERN",
     "PRICE_RE",
     "AwareDateTime",
+    "JsonBool",
     "JsonInt",
     "Price",
     "aware_datetime",
@@ -77,7 +78,9 @@ def datetime_string(value: Any) -> Any:
         return value
     if isinstance(value, str) and DATETIME_RE.fullmatch(value):
         return value
-    raise ValueError("must be an RFC 3339 date-time with an offset, such as 2026-11-20T10:00:00Z")
+    raise ValueError(
+        "must be an RFC 3339 date-time with a time zone offset, such as 2026-11-20T10:00:00Z"
+    )
 
 
 def aware_datetime(value: datetime | None) -> datetime | None:
@@ -137,3 +140,13 @@ def _json_int(value: Any) -> Any:
 
 JsonInt = Annotated[int, BeforeValidator(_json_int)]
 """An integer that must be a JSON integer (pydantic alone also takes ``"5"`` and ``5.0``)."""
+
+
+def _json_bool(value: Any) -> Any:
+    if not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    return value
+
+
+JsonBool = Annotated[bool, BeforeValidator(_json_bool)]
+"""A boolean that must be a JSON boolean (pydantic alone also takes ``0`` and ``"yes"``)."""

@@ -34,6 +34,7 @@ from sqlalchemy import (
     bindparam,
     text,
 )
+from sqlalchemy import select as select_columns
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
@@ -544,38 +545,64 @@ def move_stock(
         key = (int(product_id), int(location_id))
         totals[key] = totals.get(key, 0) + int(delta)
     totals = {key: delta for key, delta in totals.items() if delta}
-    changed: dict[int, set[int]] = {}
     if not totals:
-        return changed
+        return {}
     seq = transaction_seq(session, tenant_id)
     now = utcnow()
     pids = sorted({pid for pid, _ in totals})
     lids = sorted({lid for _, lid in totals})
-    existing: dict[tuple[int, int], InventoryLevel] = {}
+    table = InventoryLevel.__table__  # type: ignore[attr-defined]
+    existing: dict[tuple[int, int], int] = {}
     for start in range(0, len(pids), 500):
-        for level in session.exec(
-            select(InventoryLevel).where(
-                InventoryLevel.tenant_id == tenant_id,
-                InventoryLevel.install_id == install_id,
-                col(InventoryLevel.product_id).in_(pids[start : start + 500]),
-                col(InventoryLevel.location_id).in_(lids),
+        rows = session.execute(
+            select_columns(table.c.id, table.c.product_id, table.c.location_id).where(
+                table.c.tenant_id == tenant_id,
+                table.c.install_id == install_id,
+                table.c.product_id.in_(pids[start : start + 500]),
+                table.c.location_id.in_(lids),
             )
-        ):
-            existing[(level.product_id, level.location_id)] = level
+        )
+        for level_id, product_id, location_id in rows:
+            existing[(int(product_id), int(location_id))] = int(level_id)
+    # Plain statements, two for the whole batch: a page of sales moves hundreds of levels.
+    updates = [
+        {"level_id": existing[key], "delta": delta, "now": now, "seq": seq}
+        for key, delta in totals.items()
+        if key in existing
+    ]
+    if updates:
+        session.execute(
+            table.update()
+            .where(table.c.id == bindparam("level_id"))
+            .values(
+                quantity=table.c.quantity + bindparam("delta"),
+                updated_at=bindparam("now"),
+                change_seq=bindparam("seq"),
+            ),
+            updates,
+        )
+    template = InventoryLevel(tenant_id=tenant_id, product_id=0, location_id=0).model_dump(
+        exclude={"id"}
+    )
+    inserts = []
     for (product_id, location_id), delta in totals.items():
-        level = existing.get((product_id, location_id)) or InventoryLevel(
-            tenant_id=tenant_id,
+        if (product_id, location_id) in existing:
+            continue
+        row = dict(template)
+        row.update(
             product_id=product_id,
             location_id=location_id,
             install_id=install_id,
-            quantity=0,
+            quantity=delta,
+            updated_at=now,
+            change_seq=seq,
         )
-        level.quantity = int(level.quantity) + delta
-        level.updated_at = now
-        level.change_seq = seq
-        session.add(level)
+        inserts.append(row)
+    if inserts:
+        session.execute(table.insert(), inserts)
+    changed: dict[int, set[int]] = {}
+    for product_id, location_id in totals:
         changed.setdefault(location_id, set()).add(product_id)
-    session.flush()
     return changed
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -18,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 from sqlalchemy import Connection
+from sqlalchemy import insert as sa_insert
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -29,6 +32,7 @@ from hub.core.inputs import (
     MONEY_RE,
     NONBLANK_PATTERN,
     AwareDateTime,
+    JsonBool,
     JsonInt,
     aware_datetime,
     nonblank,
@@ -42,13 +46,18 @@ __all__ = [
     "AddressIn",
     "FulfillmentIn",
     "LineIn",
+    "OrderImport",
+    "OrderImported",
     "OrderIn",
     "PaymentAdd",
     "PaymentIn",
+    "StoredOrder",
     "add_note",
+    "add_notes_bulk",
     "add_payment",
     "cancel_line",
     "cancel_order",
+    "emit_orders_created",
     "export_briefs",
     "find_order",
     "mark_order_updated",
@@ -60,6 +69,7 @@ __all__ = [
     "record_shipment",
     "set_status",
     "store_order",
+    "store_orders",
 ]
 
 Text200 = Annotated[str, StringConstraints(max_length=200)]
@@ -78,6 +88,8 @@ def _money_field(value: Any) -> Decimal:
         amount = value
     elif isinstance(value, str) and MONEY_RE.fullmatch(value):
         amount = Decimal(value)
+    elif isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,12}\.[0-9]{3,}", value):
+        raise ValueError("must have at most two decimal places")
     else:
         raise ValueError('must be a decimal string such as "24.95"')
     if abs(amount) >= Decimal("1e12"):
@@ -118,7 +130,7 @@ class PaymentIn(BaseModel):
 
     method: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     amount: Money
-    captured: bool = Field(default=True, strict=True)
+    captured: JsonBool = True
 
     _amount = field_validator("amount", mode="before")(_money_field)
 
@@ -255,6 +267,179 @@ def store_order(session: Session, tenant_id: int, body: OrderIn) -> tuple[Order,
         )
     session.flush()
     return order, True
+
+
+@dataclass(frozen=True)
+class OrderImport:
+    """One vendor record (e.g. a POS sale) to import as an order with its stock movements
+    (see ``PluginContext.import_orders``): the order, the vendor's id of the record, the
+    movements ``(product id, location code, delta)`` its import stands for, and notes
+    ``(message, code)`` recorded when the order is created."""
+
+    order: OrderIn
+    vendor_id: str
+    stock: tuple[tuple[int, str, int], ...] = ()
+    notes: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class OrderImported:
+    """What ``import_orders`` did with one :class:`OrderImport`: the order's number and id,
+    whether this call created it, whether it booked its stock movements (False when an
+    earlier import did), and ``conflict`` when a stored order with that number has another
+    body (kept as stored)."""
+
+    number: str
+    order_id: int
+    created: bool
+    stock_moved: bool
+    conflict: bool = False
+
+
+@dataclass(frozen=True)
+class StoredOrder:
+    """What :func:`store_orders` did with one body: the order's id, number and status,
+    whether this call created it, and ``conflict`` when a stored order with that number has
+    another body (kept as stored)."""
+
+    order_id: int
+    number: str
+    status: str
+    created: bool
+    conflict: bool = False
+
+
+def _row_template(model: type[Any], **required: Any) -> dict[str, Any]:
+    """Every column of ``model`` with its default (one instance per batch, so a column added
+    later with a default is filled here too), for a bulk insert."""
+    return dict(model(**required).model_dump(exclude={"id"}))
+
+
+def store_orders(session: Session, tenant_id: int, bodies: Sequence[OrderIn]) -> list[StoredOrder]:
+    """:func:`store_order` for a batch, in the caller's transaction, in a few statements for
+    the whole batch (one lookup of the numbers, one of the SKUs, one bulk insert of the
+    orders and one of their lines) — a vendor's page of sales costs about what one order
+    does. Never raises :class:`Conflict`: a stored order with another body is returned as it
+    is, ``conflict`` set. A number given twice is created once."""
+    numbers = sorted({b.number for b in bodies})
+    existing: dict[str, tuple[int, str, str]] = {}  # number → (id, status, body hash)
+    for start in range(0, len(numbers), 500):
+        rows = session.execute(
+            sa_select(Order.id, Order.number, Order.status, Order.body_hash).where(  # type: ignore[call-overload]
+                col(Order.tenant_id) == tenant_id,
+                col(Order.number).in_(numbers[start : start + 500]),
+            )
+        )
+        for order_id, number, status, digest in rows:
+            existing[number] = (int(order_id), str(status), str(digest))
+    skus = sorted({line.sku for b in bodies for line in b.lines})
+    products: dict[str, int] = {}
+    for start in range(0, len(skus), 500):
+        for pid, sku in session.exec(
+            select(Product.id, Product.sku).where(
+                Product.tenant_id == tenant_id, col(Product.sku).in_(skus[start : start + 500])
+            )
+        ):
+            products[sku] = int(pid or 0)
+    template = _row_template(Order, tenant_id=tenant_id, number="-")
+    results: list[StoredOrder | None] = []
+    new: list[tuple[int, OrderIn, dict[str, Any]]] = []
+    pending: dict[str, str] = {}
+    for n, body in enumerate(bodies):
+        digest = body.body_hash()
+        found = existing.get(body.number)
+        if found is not None:
+            results.append(
+                StoredOrder(found[0], body.number, found[1], False, conflict=found[2] != digest)
+            )
+            continue
+        if body.number in pending:  # twice in this batch: the first one is stored
+            results.append(None)
+            new.append((n, body, {}))
+            continue
+        pending[body.number] = digest
+        row = dict(template)
+        row.update(
+            number=body.number,
+            channel=body.channel,
+            placed_at=body.placed_at,
+            currency=body.currency,
+            customer_id=body.customer_id,
+            billing=body.billing.model_dump(),
+            shipping=body.shipping.model_dump(),
+            payments=[p.model_dump(mode="json") for p in body.payments],
+            shipping_cost=body.shipping_cost,
+            shipping_carrier=body.shipping_carrier,
+            shipping_method=body.shipping_method,
+            tax=body.tax,
+            total=body.total,
+            comment=body.comment,
+            body_hash=digest,
+        )
+        new.append((n, body, row))
+        results.append(None)
+    order_rows = [row for _, _, row in new if row]
+    if order_rows:
+        table = Order.__table__  # type: ignore[attr-defined]
+        inserted = session.execute(
+            sa_insert(table).returning(table.c.id, table.c.number), order_rows
+        ).all()
+        ids = {str(number): int(order_id) for order_id, number in inserted}
+        line_template = _row_template(
+            OrderLine, order_id=0, line_no=0, sku="-", quantity=0, unit_price=Decimal(0)
+        )
+        lines: list[dict[str, Any]] = []
+        for n, body, row in new:
+            order_id = ids[body.number]
+            if not row:
+                digest = body.body_hash()
+                results[n] = StoredOrder(
+                    order_id, body.number, "open", False, conflict=digest != pending[body.number]
+                )
+                continue
+            results[n] = StoredOrder(order_id, body.number, str(row["status"]), True)
+            for no, line in enumerate(body.lines, start=1):
+                values = dict(line_template)
+                values.update(
+                    order_id=order_id,
+                    line_no=no,
+                    sku=line.sku,
+                    product_id=products.get(line.sku),
+                    quantity=line.quantity,
+                    unit_price=line.unit_price,
+                    manufacturer=line.manufacturer,
+                    description=line.description,
+                    location_code=line.location,
+                )
+                lines.append(values)
+        if lines:
+            session.execute(sa_insert(OrderLine.__table__), lines)  # type: ignore[attr-defined]
+    return [r for r in results if r is not None]
+
+
+def add_notes_bulk(session: Session, notes: Sequence[tuple[int, str, str, str]]) -> None:
+    """Record ``(order id, source, code, message)`` notes in one statement."""
+    if not notes:
+        return
+    template = _row_template(OrderNote, order_id=0)
+    rows = []
+    for order_id, source, code, message in notes:
+        row = dict(template)
+        row.update(order_id=order_id, source=source, code=code, message=message)
+        rows.append(row)
+    session.execute(sa_insert(OrderNote.__table__), rows)  # type: ignore[attr-defined]
+
+
+def emit_orders_created(session: Session, tenant_id: int, created: Sequence[StoredOrder]) -> None:
+    """Raise ``order.updated`` (reason ``created``) for the orders a batch created, in one
+    emission (their ``updated_at`` is their creation time already)."""
+    if created:
+        webhooks.emit_many(
+            session,
+            tenant_id,
+            "order.updated",
+            [{"number": o.number, "status": o.status, "reason": "created"} for o in created],
+        )
 
 
 def order_lines(session: Session, order_id: int) -> list[OrderLine]:

@@ -104,7 +104,7 @@ def update_subscription(
     """Change the given fields of a subscription (None: unchanged; 422 naming the fields,
     nothing changed); returns the names of the fields given."""
     _check_subscription(url, events, secret, settings)
-    changed = []
+    changed: list[str] = []
     if url is not None:
         sub.url, changed = url, [*changed, "url"]
     if events is not None:

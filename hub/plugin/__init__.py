@@ -18,7 +18,7 @@ from __future__ import annotations
 from hub.core.changes import ChangeBatch, InventoryChange, ProductChange
 from hub.core.errors import ConnectRefused, HubError, Invalid, NotFound, Refused
 from hub.core.listings import ListingView
-from hub.core.orders import AddressIn, LineIn, OrderIn, PaymentIn
+from hub.core.orders import AddressIn, LineIn, OrderImport, OrderImported, OrderIn, PaymentIn
 from hub.core.records import (
     CATALOGS,
     ActionResult,
@@ -95,6 +95,8 @@ __all__ = [
     "MatchRule",
     "NotFound",
     "OfferSnapshot",
+    "OrderImport",
+    "OrderImported",
     "OrderIn",
     "OrderLineView",
     "OrderView",

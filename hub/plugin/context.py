@@ -122,6 +122,15 @@ class PluginServices(Protocol):
         self, tenant_id: int, body: orders.OrderIn, *, source: str = "api"
     ) -> tuple[OrderView, bool]: ...
 
+    def intake_orders_in(
+        self,
+        session: Session,
+        tenant_id: int,
+        bodies: Sequence[orders.OrderIn],
+        *,
+        source: str = "api",
+    ) -> tuple[list[orders.StoredOrder], Callable[[], None]]: ...
+
 
 class PluginContext:
     """One install of one plugin for one tenant."""
@@ -580,6 +589,70 @@ class PluginContext:
                 shipped_at=shipped_at,
                 source=self.plugin_id,
             )
+
+    def import_orders(
+        self,
+        items: Sequence[orders.OrderImport],
+        *,
+        kind: str = "order_import",
+        checkpoint: Checkpoint = None,
+    ) -> list[orders.OrderImported]:
+        """Import a batch of vendor records as orders, exactly once each, with their stock,
+        in **one** transaction: the orders are stored (idempotent by number; see
+        :func:`hub.core.orders.store_orders`), exports opened and ``order.updated`` raised
+        for the new ones, and each record's stock movements booked on this install's own
+        levels (:meth:`move_stock`) together with a binding ``kind`` (order id ↔ the
+        record's ``vendor_id``) — unless that binding exists already, so a record read again
+        never moves its stock twice, and an order never exists without its movements.
+        Notes are recorded on the orders created. An unknown location raises ``NotFound``
+        and nothing is applied."""
+        after_commit: Callable[[], None] = lambda: None  # noqa: E731
+        with self._write(checkpoint) as tx:
+            session = tx.session
+            stored, after_commit = self._hub.intake_orders_in(
+                session, self.tenant.id, [item.order for item in items], source=self.plugin_id
+            )
+            order_ids = [s.order_id for s in stored]
+            guarded = bindings.vendor_ids(session, self.install_id, kind, order_ids)
+            codes = sorted({code for item in items for _, code, _ in item.stock})
+            location_ids: dict[str, int] = {}
+            for code in codes:
+                location = get_location(session, self.tenant.id, code)
+                if location is None or location.id is None:
+                    raise NotFound(f"location {code!r} does not exist")
+                location_ids[code] = location.id
+            moves: list[tuple[int, int, int]] = []
+            results: list[orders.OrderImported] = []
+            guards: dict[int, str] = {}
+            notes: list[tuple[int, str, str, str]] = []
+            for item, done in zip(items, stored, strict=True):
+                moving = done.order_id not in guarded and done.order_id not in guards
+                if moving:
+                    guards[done.order_id] = item.vendor_id
+                    moves.extend(
+                        (pid, location_ids[code], delta) for pid, code, delta in item.stock
+                    )
+                if done.created:
+                    notes.extend(
+                        (done.order_id, self.plugin_id, code, message)
+                        for message, code in item.notes
+                    )
+                results.append(
+                    orders.OrderImported(
+                        done.number, done.order_id, done.created, moving, done.conflict
+                    )
+                )
+            bindings.bind_many(session, self.install_id, kind, guards)
+            orders.add_notes_bulk(session, notes)
+            changed = book_movements(session, self.tenant.id, self.install_id, moves)
+            code_of = {lid: code for code, lid in location_ids.items()}
+            for location_id, product_ids in changed.items():
+                emit_inventory_changed(
+                    session, self.tenant.id, code_of[location_id], self.plugin_id, product_ids
+                )
+            tx.result = results
+        after_commit()
+        return results
 
     def store_order(self, body: orders.OrderIn) -> tuple[OrderView, bool]:
         """Create an order from the vendor (e.g. a store sale); idempotent by number."""

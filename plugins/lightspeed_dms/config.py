@@ -43,11 +43,13 @@ class SupplierCode(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    catalog: Literal["aftermarket", "oem", "private_label"]
-    supplier_code: str = Field(min_length=1, max_length=16)
-    brand: str = Field(min_length=1, max_length=200)
-    lead_time_days: int = Field(default=1, ge=0, le=365)
-    pricing: Literal["disabled", "retail", "current_active"] = "disabled"
+    catalog: Literal["aftermarket", "oem", "private_label"] = Field(title="Catalog")
+    supplier_code: str = Field(min_length=1, max_length=16, title="Lightspeed supplier code")
+    brand: str = Field(min_length=1, max_length=200, title="Manufacturer / distributor")
+    lead_time_days: int = Field(default=1, ge=0, le=365, title="Lead time (days)")
+    pricing: Literal["disabled", "retail", "current_active"] = Field(
+        default="disabled", title="Lightspeed pricing"
+    )
 
 
 class DmsConfig(BaseModel):
@@ -56,25 +58,26 @@ class DmsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     # Web Orders (the DMS polls the hub)
-    web_orders_enabled: bool = False
+    web_orders_enabled: bool = Field(default=False, title="Enable Web Order Module")
     web_orders_username: str = Field(default="", max_length=200)
     web_orders_password: str | None = secret_field(
         None, description="Web Commerce password; stored as a scrypt hash."
     )
     machine_addresses: list[str] = Field(default_factory=list, max_length=50)
-    allowed_ips: list[str] = Field(default_factory=list, max_length=100)
+    allowed_ips: list[str] = Field(default_factory=list, max_length=100, title="Allowed IPs")
     uppercase_customer_fields: bool = True
     payment_type_map: dict[str, str] = Field(default_factory=dict)
     default_supplier_code: str = Field(default="", max_length=16)
     tax_rule_id: int = Field(default=1, ge=1, le=3)
 
     # 3PA / Data Warehouse (the hub pulls inventory)
-    threepa_enabled: bool = False
-    threepa_username: str = Field(default="", max_length=200)
-    threepa_password: str | None = secret_field(None, description="3PA password.")
-    dealer_id: str = Field(default="", max_length=32)
+    threepa_enabled: bool = Field(default=False, title="Enable Lightspeed 3PA / Data Warehouse")
+    threepa_username: str = Field(default="", max_length=200, title="3PA username")
+    threepa_password: str | None = secret_field(None, title="3PA password")
+    dealer_id: str = Field(default="", max_length=32, title="3PA dealer ID")
     threepa_base_url: str = vendor_url_field(
-        description="Admin only. Default: the production 3PA host (HUB_THREEPA_BASE_URL)."
+        title="3PA base URL",
+        description="Admin only. Default: the production 3PA host (HUB_THREEPA_BASE_URL).",
     )
     location: str = Field(default="", max_length=64)
     supplier_codes: list[SupplierCode] = Field(default_factory=list, max_length=500)

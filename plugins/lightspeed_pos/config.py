@@ -60,7 +60,12 @@ class ShopMapping(BaseModel):
 
     shop_id: int = Field(ge=1)
     name: str = Field(default="", max_length=200)
-    warehouses: list[LocationCode] = Field(default_factory=list, max_length=50)
+    warehouses: list[LocationCode] = Field(
+        default_factory=list,
+        max_length=50,
+        # The admin console offers the tenant's locations (hub/admin/forms.py).
+        json_schema_extra={"x-choices": "locations"},
+    )
     employee_id: int | None = Field(default=None, ge=1)
     register_id: int | None = Field(default=None, ge=1)
     registers: list[RegisterRef] = Field(default_factory=list, max_length=200)

@@ -47,6 +47,7 @@ __all__ = [
     "changed_shop_quantities",
     "company_address",
     "item_create_payload",
+    "movements_of_lines",
     "movements_of_order",
     "order_number",
     "sale_id_of_number",
@@ -367,6 +368,20 @@ def movements_of_order(view: OrderView) -> list[tuple[int, str, int]]:
         sign = 1 if line.description.startswith(RETURN_PREFIX) else -1
         moves.append((line.product_id, line.location_code, sign * line.quantity))
     return moves
+
+
+def movements_of_lines(
+    order: OrderIn, product_ids: Mapping[str, int]
+) -> tuple[tuple[int, str, int], ...]:
+    """:func:`movements_of_order` for an order about to be stored (SKU → product id)."""
+    moves: list[tuple[int, str, int]] = []
+    for line in order.lines:
+        product_id = product_ids.get(line.sku)
+        if product_id is None or not line.location:
+            continue
+        sign = 1 if line.description.startswith(RETURN_PREFIX) else -1
+        moves.append((product_id, line.location, sign * line.quantity))
+    return tuple(moves)
 
 
 # -- stock and prices out -------------------------------------------------------------------

@@ -32,16 +32,19 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from hub.plugin import HubError, JobContext, OrderIn, OrderView, utcnow
+from hub.plugin import HubError, JobContext, OrderImport, utcnow
 from plugins.lightspeed_pos.config import PosConfig
 from plugins.lightspeed_pos.connection import open_connection
 from plugins.lightspeed_pos.mapping import (
+    RETURN_PREFIX,
+    BuiltOrder,
     ProductRef,
     SaleLineIn,
     build_order,
     company_address,
     customer_address,
     match_lines,
+    movements_of_lines,
     movements_of_order,
     order_number,
 )
@@ -208,6 +211,9 @@ def _import(
     company = ctx.tenant.company_address if config.use_company_address else None
     new_bindings: dict[int, str] = {}
 
+    imports: list[OrderImport] = []
+    summaries: list[tuple[int, str, int, BuiltOrder]] = []
+    sku_ids = {ref.sku: ref.product_id for ref in refs.values()}
     for sale, raw in todo:
         assert sale.sale_id is not None
         number = order_number(sale.sale_id)
@@ -271,21 +277,31 @@ def _import(
             ctx.error(f"sale {sale.sale_id}: cannot become an order ({_short(exc)})")
             rows.append((sale.sale_id, "", shop_id, 0, 0, "", "error", _short(exc)))
             continue
-        view, created = _store(ctx, built.order)
-        # The order's own lines say what to move: a retried import books what it stored.
-        ctx.move_stock(movements_of_order(view), once=("sale", view.id, str(sale.sale_id)))
+        notes = (
+            (("The Lightspeed sale has no payments.", "no_payments"),) if built.no_payments else ()
+        )
+        imports.append(
+            OrderImport(
+                order=built.order,
+                vendor_id=str(sale.sale_id),
+                stock=movements_of_lines(built.order, sku_ids),
+                notes=notes,
+            )
+        )
+        summaries.append((sale.sale_id, number, shop_id, built))
+    # One transaction for the page: orders, their stock and the guards commit together.
+    done = ctx.import_orders(imports, kind="sale") if imports else []
+    for (sale_id, number, shop_id, built), outcome in zip(summaries, done, strict=True):
+        created = outcome.created
         messages = []
         if built.no_payments:
             messages.append("the sale has no payments")
             if created:
-                ctx.add_order_note(
-                    number, "The Lightspeed sale has no payments.", code="no_payments"
-                )
                 ctx.count("no_payments")
         for unknown in built.unknown:
             rows.append(
                 (
-                    sale.sale_id,
+                    sale_id,
                     number,
                     shop_id,
                     "",
@@ -300,11 +316,14 @@ def _import(
         ctx.count("orders_created" if created else "already_imported")
         ctx.count("lines_matched", built.matched)
         ctx.count("lines_unknown", len(built.unknown))
-        ctx.count("returns", sum(1 for m in matched if m.is_return))
+        ctx.count(
+            "returns",
+            sum(1 for line in built.order.lines if line.description.startswith(RETURN_PREFIX)),
+        )
         ctx.count("shortfalls", len(built.shortfalls))
         rows.append(
             (
-                sale.sale_id,
+                sale_id,
                 number,
                 shop_id,
                 built.matched,
@@ -323,20 +342,6 @@ def _import(
             if product_id not in taken:
                 ctx.bind("product", product_id, item_id)
     return rows
-
-
-def _store(ctx: JobContext, order: OrderIn) -> tuple[OrderView, bool]:
-    """Store the order: (its view, created now). An order stored by an earlier attempt (the
-    same number, perhaps another allocation of its lines) is taken as it is."""
-    try:
-        return ctx.store_order(order)
-    except HubError as exc:
-        if exc.code != "conflict":
-            raise
-        found = ctx.find_order(order.number)
-        if found is None:
-            raise
-        return found, False
 
 
 def _short(exc: Exception) -> str:

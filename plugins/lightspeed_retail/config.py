@@ -43,7 +43,13 @@ class StoreMapping(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     shop_id: int = Field(ge=1, description="Lightspeed shopID (action `shops` lists them).")
-    location: str = Field(min_length=1, max_length=64, description="A hub location code.")
+    location: str = Field(
+        min_length=1,
+        max_length=64,
+        description="A hub location code.",
+        # The admin console offers the tenant's locations (hub/admin/forms.py).
+        json_schema_extra={"x-choices": "locations"},
+    )
 
 
 class RetailConfig(RSeriesConnectionConfig):

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
-from typing import Any
+from decimal import Decimal, InvalidOperation
+from typing import Any, NamedTuple
 
 from hub.plugin import InventoryRecord, OrderView
 from plugins.lightspeed_rseries import normalise
@@ -57,17 +57,17 @@ REASONS: dict[str, str] = {
 CENT = Decimal("0.01")
 
 
-@dataclass(frozen=True, slots=True)
-class ShopStock:
+class ShopStock(NamedTuple):
     qoh: int
     backorder: int
     reorder_point: int
     reorder_level: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ItemFacts:
-    """What the import needs of one Lightspeed item."""
+    """What the import needs of one Lightspeed item (built once per item read: kept plain,
+    it is the hot path of a 100,000-item pass)."""
 
     item_id: int
     system_sku: str
@@ -86,27 +86,47 @@ class ItemFacts:
 
     @property
     def ref(self) -> str:
-        """How people find the item in Lightspeed: its system SKU, else its id."""
+        """How people find the item in Lightspeed: its custom SKU, system SKU, or id."""
         return self.custom_sku or self.system_sku or str(self.item_id)
 
 
 def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    return str(value).strip()
+    if value.__class__ is str:
+        return value.strip()  # type: ignore[no-any-return]
+    return "" if value is None else str(value).strip()
 
 
 def _int(value: Any) -> int:
+    if value.__class__ is str:
+        try:
+            return int(value)
+        except ValueError:
+            pass
     number = normalise.to_int(value)
     return number if isinstance(number, int) else 0
+
+
+def _rows(value: Any, child: str) -> list[Any]:
+    """A nested container (``{"ItemShop": [...]}``, one bare object, or ``""``) as a list."""
+    if value.__class__ is dict:
+        inner = value.get(child)
+        if inner.__class__ is list:
+            return inner  # type: ignore[no-any-return]
+        if inner.__class__ is dict:
+            return [inner]
+    return normalise.from_container(value, child) if value else []
 
 
 def item_facts(raw: Mapping[str, Any]) -> ItemFacts:
     """An item record as the API returns it (``load_relations`` ItemShops and Prices)."""
     by_id: dict[int, Decimal] = {}
     by_name: dict[str, Decimal] = {}
-    for price in normalise.from_container(raw.get("Prices"), "ItemPrice"):
-        amount = normalise.to_decimal(price.get("amount"))
+    for price in _rows(raw.get("Prices"), "ItemPrice"):
+        text = price.get("amount")
+        try:
+            amount = Decimal(text) if text.__class__ is str else normalise.to_decimal(text)
+        except (InvalidOperation, ValueError):
+            continue
         if not isinstance(amount, Decimal):
             continue
         type_id = _int(price.get("useTypeID"))
@@ -116,7 +136,7 @@ def item_facts(raw: Mapping[str, Any]) -> ItemFacts:
         if name:
             by_name[name] = amount
     shops: dict[int, ShopStock] = {}
-    for row in normalise.from_container(raw.get("ItemShops"), "ItemShop"):
+    for row in _rows(raw.get("ItemShops"), "ItemShop"):
         shop_id = _int(row.get("shopID"))
         if shop_id:  # 0 is the all-shops summary row
             shops[shop_id] = ShopStock(
@@ -125,6 +145,7 @@ def item_facts(raw: Mapping[str, Any]) -> ItemFacts:
                 _int(row.get("reorderPoint")),
                 _int(row.get("reorderLevel")),
             )
+    archived = raw.get("archived")
     return ItemFacts(
         item_id=_int(raw.get("itemID")),
         system_sku=_text(raw.get("systemSku")),
@@ -133,7 +154,7 @@ def item_facts(raw: Mapping[str, Any]) -> ItemFacts:
         ean=_text(raw.get("ean")),
         mpn=_text(raw.get("manufacturerSku")),
         description=_text(raw.get("description")),
-        archived=bool(normalise.to_bool(raw.get("archived") or "false")),
+        archived=archived == "true" or archived is True,
         manufacturer_id=_int(raw.get("manufacturerID")),
         timestamp=_text(raw.get("timeStamp")),
         prices_by_id=by_id,

@@ -31,7 +31,11 @@ def _webhook(client: TestClient[Litestar], world: World) -> str:
     response = client.post(
         WEBHOOKS,
         headers=world.acme,
-        json={"url": "https://hooks.example.com/in", "events": ["order.updated"], "secret": "s" * 16},
+        json={
+            "url": "https://hooks.example.com/in",
+            "events": ["order.updated"],
+            "secret": "s" * 16,
+        },
     )
     assert response.status_code == 201, response.text
     return f"{WEBHOOKS}/{response.json()['id']}"
@@ -46,7 +50,9 @@ def test_reads_and_edits_answer_the_same_etag(world: World, client: TestClient[L
     assert edited.headers["ETag"] != etag
     assert client.get(TENANT, headers=world.acme).headers["ETag"] == edited.headers["ETag"]
 
-    put = client.put(INSTALL, headers=world.acme, json={"enabled": True, "config": {"account": "A"}})
+    put = client.put(
+        INSTALL, headers=world.acme, json={"enabled": True, "config": {"account": "A"}}
+    )
     assert client.get(INSTALL, headers=world.acme).headers["ETag"] == put.headers["ETag"]
 
     url = _webhook(client, world)
@@ -104,7 +110,9 @@ def test_stale_if_match_is_refused_with_412_and_changes_nothing(
 def test_put_without_if_match_keeps_last_write_wins(
     world: World, client: TestClient[Litestar]
 ) -> None:
-    first = client.put(INSTALL, headers=world.acme, json={"enabled": True, "config": {"account": "a"}})
+    first = client.put(
+        INSTALL, headers=world.acme, json={"enabled": True, "config": {"account": "a"}}
+    )
     second = client.put(
         INSTALL, headers=world.acme, json={"enabled": True, "config": {"account": "b"}}
     )
@@ -124,7 +132,9 @@ def test_if_match_star_needs_an_existing_resource(
     assert "does not exist" in missing.json()["detail"]
     assert client.get(INSTALL, headers=world.acme).status_code == 404
     assert client.put(INSTALL, headers=world.acme, json=body).status_code == 200
-    assert client.put(INSTALL, headers={**world.acme, "If-Match": "*"}, json=body).status_code == 200
+    assert (
+        client.put(INSTALL, headers={**world.acme, "If-Match": "*"}, json=body).status_code == 200
+    )
     # a weak tag never matches (strong comparison), a list matches if any tag does
     etag = client.get(TENANT, headers=world.acme).headers["ETag"]
     weak = client.patch(TENANT, headers={**world.acme, "If-Match": f"W/{etag}"}, json={})
@@ -133,7 +143,9 @@ def test_if_match_star_needs_an_existing_resource(
     assert listed.status_code == 200
 
 
-@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
 def test_two_edits_with_the_same_if_match_cannot_both_win(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
@@ -146,7 +158,11 @@ def test_two_edits_with_the_same_if_match_cannot_both_win(
         for round_no in range(5):
             targets = [
                 ("PATCH", TENANT, lambda n: {"name": f"Tenant {round_no}.{n}"}),
-                ("PUT", INSTALL, lambda n: {"enabled": True, "config": {"account": f"{round_no}.{n}"}}),
+                (
+                    "PUT",
+                    INSTALL,
+                    lambda n: {"enabled": True, "config": {"account": f"{round_no}.{n}"}},
+                ),
             ]
             for method, url, body in targets:
                 etag = http.get(url, headers=world.acme).headers["ETag"]

@@ -31,7 +31,9 @@ MAX_EXAMPLES = 12
 
 
 @pytest.fixture(scope="module")
-def running_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, BackgroundServer]]:
+def running_hub(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[World, BackgroundServer]]:
     world = World(
         make_hub(Path(tmp_path_factory.mktemp("fuzz")), api_rate_limit_per_minute=1_000_000)
     )
@@ -78,7 +80,9 @@ def _schemathesis(world: World, server: BackgroundServer, phases: str, reports: 
         "--report-dir",
         str(reports),
     ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=400, check=False)
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=400, check=False, cwd=reports
+    )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-20_000:]
     return output

@@ -11,6 +11,7 @@ from sqlmodel import select
 from hub.core.errors import Conflict
 from hub.core.models import Order, OrderExport
 from hub.core.orders import OrderIn
+from hub.core.records import open_quantity
 from tests.core.conftest import Setup, add_products, make_tenant, order_body, plugin_context
 from tests.core.sample_plugin import SamplePlugin
 
@@ -128,3 +129,22 @@ def test_a_shipped_order_cannot_be_canceled(setup: Setup) -> None:
     )
     with pytest.raises(Conflict, match="shipped"):
         setup.hub.cancel_order(setup.tenant_id, "W-9", "changed mind", actor="test")
+
+
+def test_a_line_canceled_in_part_then_over_shipped_has_nothing_open(setup: Setup) -> None:
+    view, _ = setup.hub.intake_order(setup.tenant_id, order_body("W-9", lines=[("A", 3, "1.00")]))
+    ctx = plugin_context(setup)
+    line_id = view.lines[0].id
+    ctx.cancel_order_line("W-9", line_id, 1, "vendor canceled one")
+    assert ctx.find_order("W-9").lines[0].open_quantity == 2
+    ctx.record_shipment("W-9", carrier="UPS", method="", tracking_number="1", items=[(line_id, 5)])
+    line = ctx.find_order("W-9").lines[0]
+    assert (line.canceled_quantity, line.shipped_quantity, line.open_quantity) == (1, 2, 0)
+    ctx.cancel_order_line("W-9", line_id, 4, "nothing left to cancel")
+    assert ctx.find_order("W-9").lines[0].canceled_quantity == 1
+    assert setup.hub.order_detail(setup.tenant_id, "W-9")["status"] == "shipped"
+
+
+def test_open_quantity_is_never_negative() -> None:
+    assert open_quantity(3, 1, 1) == 1
+    assert open_quantity(3, 2, 2) == 0

@@ -153,6 +153,18 @@ def test_rejected_order_leaves_the_outstanding_list_until_retried(
     assert outstanding_ids(client) == ["W1"]
 
 
+def test_a_failure_after_the_order_was_downloaded_is_answered_failure_and_changes_nothing(
+    hub: Hub, tenant_id: int, client: TestClient
+) -> None:
+    hub.intake_order(tenant_id, order_body("W1"))
+    assert ack(client, "W1") == "SUCCESS"
+    issue = ResponseIssue("1301", "Invalid payment type for payment CCSAVE", "FAILURE")
+    assert ack(client, "W1", issues=[issue]) == "FAILURE"
+    detail = hub.order_detail(tenant_id, "W1")
+    assert export_state(hub, tenant_id, "W1") == "acknowledged"
+    assert not any(n["code"] == "1301" for n in detail["notes"])
+
+
 def test_cancellation_after_download_is_listed_until_acknowledged(
     hub: Hub, tenant_id: int, client: TestClient
 ) -> None:

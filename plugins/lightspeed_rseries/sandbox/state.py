@@ -11,9 +11,11 @@ the API.
 from __future__ import annotations
 
 import base64
+import bisect
 import fnmatch
 import hashlib
 import hmac
+import itertools
 import json
 import math
 import secrets
@@ -287,6 +289,9 @@ class SandboxState:
         self._next_ids: dict[str, int] = {}
         # itemID → shopID → itemShopID: stock lookups stay O(1) at bench sizes.
         self._item_shop_index: dict[int, dict[int, int]] = {}
+        # (entity, sort field) → (generation, size, sorted positions): see _sorted_index.
+        self._indexes: dict[tuple[str, str], tuple[int, int, list[tuple[Any, int]]]] = {}
+        self._generation = 0
         self._signing_key = secrets.token_bytes(32)
         self.account_id = 0
         self.account_name = ""
@@ -654,6 +659,7 @@ class SandboxState:
                 if method == "GET":
                     result = self._read(entity, record_id, params, query, base_url)
                 else:
+                    self._changed()
                     result = self._write(method, entity, record_id, payload, cost)
             except SandboxError as exc:
                 exc.headers.update(headers)
@@ -689,34 +695,46 @@ class SandboxState:
         # Archived records are left out unless asked for: archived=true adds them,
         # archived=only keeps only them (Lightspeed's rule).
         archived = params.get("archived", "false").strip().lower()
-        matching = [
-            r
-            for r in self.records[entity].values()
-            if (archived == "true" or bool(r.get("archived")) == (archived == "only"))
-            and _matches(r, filters)
-        ]
         sort_field = params.get("sort") or KEYS[entity]
         descending = sort_field.startswith("-")
         sort_field = sort_field.lstrip("-")
         key_field = KEYS[entity]
+        table = self.records[entity]
 
-        def position(record: Mapping[str, Any]) -> tuple[Any, ...]:
-            return (_sort_key(record.get(sort_field)), int(record[key_field]))
+        def wanted(record: Mapping[str, Any]) -> bool:
+            return (
+                archived == "true" or bool(record.get("archived")) == (archived == "only")
+            ) and _matches(record, filters)
 
-        ordered = sorted(matching, key=position, reverse=descending)
         after, before = params.get("after"), params.get("before")
-        if after:
-            mark = _cursor_position(after)
-            ordered = [r for r in ordered if (position(r) > mark) != descending]
-            ordered = [r for r in ordered if position(r) != mark]
-            page, has_more, has_less = ordered[:limit], len(ordered) > limit, True
-        elif before:
-            mark = _cursor_position(before)
-            ordered = [r for r in ordered if (position(r) < mark) != descending]
-            ordered = [r for r in ordered if position(r) != mark]
-            page, has_more, has_less = ordered[-limit:], True, len(ordered) > limit
+        mark = _cursor_position(after or before) if (after or before) else None
+        # Walk the sort key's index from the cursor (a range filter on the sort key itself
+        # starts at its bound): a page costs what it shows, not a sort of the whole table.
+        index = self._sorted_index(entity, sort_field, key_field, filters)
+        forward = (before is None) != descending
+        if forward:
+            start = 0 if mark is None else bisect.bisect_right(index, mark)
+            bound = _range_start(filters, sort_field)
+            if bound is not None and not descending:
+                start = max(start, bisect.bisect_left(index, (bound, -1)))
+            candidates: Iterable[tuple[Any, int]] = itertools.islice(index, start, None)
         else:
-            page, has_more, has_less = ordered[:limit], len(ordered) > limit, False
+            stop = len(index) if mark is None else bisect.bisect_left(index, mark)
+            candidates = reversed(index[:stop])
+        found: list[dict[str, Any]] = []
+        for _, record_id in candidates:
+            record = table.get(record_id)
+            if record is not None and wanted(record):
+                found.append(record)
+                if len(found) > limit:
+                    break
+        more = len(found) > limit
+        page = found[:limit]
+        if before:
+            page.reverse()
+            has_more, has_less = True, more
+        else:
+            has_more, has_less = more, bool(after)
 
         base_query = [(k, v) for k, v in query if k not in ("after", "before")]
 
@@ -735,6 +753,29 @@ class SandboxState:
             # The single-object quirk: one hit is a bare object, not a list.
             body[entity] = rendered[0] if len(rendered) == 1 else rendered
         return ApiResponse(200, body)
+
+    def _sorted_index(
+        self, entity: str, sort_field: str, key_field: str, filters: list[tuple[str, str]]
+    ) -> list[tuple[Any, int]]:
+        """``(sort position, id)`` of every record of ``entity``, ascending; rebuilt lazily
+        after any change (:meth:`_changed`). An ``IN`` or equality filter on the key itself
+        is answered from its ids alone."""
+        table = self.records[entity]
+        for name, raw in filters:
+            if name == key_field and (raw.startswith("IN,[") or raw.isdigit()):
+                ids = raw[4:-1].split(",") if raw.startswith("IN,[") else [raw]
+                chosen = [table[int(i)] for i in ids if i.strip().isdigit() and int(i) in table]
+                return sorted((_sort_key(r.get(sort_field)), int(r[key_field])) for r in chosen)
+        cached = self._indexes.get((entity, sort_field))
+        if cached is not None and cached[0] == self._generation and cached[1] == len(table):
+            return cached[2]
+        index = sorted((_sort_key(r.get(sort_field)), int(r[key_field])) for r in table.values())
+        self._indexes[(entity, sort_field)] = (self._generation, len(table), index)
+        return index
+
+    def _changed(self) -> None:
+        """Something may have moved: every sort index is rebuilt when next used."""
+        self._generation += 1
 
     def _render(self, entity: str, record: Mapping[str, Any], relations: set[str]) -> Any:
         shown = {k: v for k, v in record.items() if k not in RELATIONS.get(entity, ())}
@@ -1028,6 +1069,7 @@ class SandboxState:
         committed late, after a reader moved past that time). Nothing is charged to the
         bucket."""
         with self.lock:
+            self._changed()
             now = self._now_text()
             if register_id is None:
                 register_id = next(
@@ -1079,6 +1121,7 @@ class SandboxState:
             sale = self.records["Sale"].get(sale_id)
             if sale is None:
                 raise KeyError(sale_id)
+            self._changed()
             return self._update_sale(sale, {"voided": True}, self._now_text())
 
     # --- the back office (tests, the demo, the bench): changes as Lightspeed makes them ---
@@ -1090,17 +1133,20 @@ class SandboxState:
         with self.lock:
             if item_id not in self.items:
                 raise KeyError(item_id)
+            self._changed()
             self._ensure_item_shops(item_id, [{"shopID": shop_id, **fields}], self._now_text())
 
     def update_item(self, item_id: int, **fields: Any) -> dict[str, Any]:
         """Change an item's own fields (``upc``, ``archived``, ``Prices`` …): its timeStamp
         moves. ``Prices`` entries are merged by ``useTypeID``."""
         with self.lock:
+            self._changed()
             return self._update("Item", item_id, _typed(_unwrap(fields)))
 
     def add_item(self, **fields: Any) -> dict[str, Any]:
         """Create an item (``ItemShops`` rows as in a seed); returns it with its itemID."""
         with self.lock:
+            self._changed()
             return self._create("Item", _typed(_unwrap(fields)))
 
 
@@ -1256,6 +1302,14 @@ def _compare(record_value: Any, operand: str) -> tuple[Any, Any]:
     if mine is not None and theirs is not None and len(text) >= 10:
         return mine, theirs
     return text, operand
+
+
+def _range_start(filters: list[tuple[str, str]], sort_field: str) -> Any:
+    """The sort position a ``>`` / ``>=`` filter on the sort field itself starts at."""
+    for name, raw in filters:
+        if name == sort_field and raw.startswith((">,", ">=,")):
+            return _sort_key(raw.split(",", 1)[1])
+    return None
 
 
 def _matches(record: Mapping[str, Any], filters: list[tuple[str, str]]) -> bool:
