@@ -334,8 +334,8 @@ def _mapping_only(pages: list[list[dict[str, Any]]], items: int) -> float:
         for raw in records:
             sale = Sale.model_validate(raw)
             lines = [
-                SaleLineIn(l.item_id, l.unit_quantity or 0, l.unit_price or Decimal(0))
-                for l in sale.sale_lines
+                SaleLineIn(ln.item_id, ln.unit_quantity or 0, ln.unit_price or Decimal(0))
+                for ln in sale.sale_lines
             ]
             matched = match_lines(lines, bound=refs, by_sku={}, by_upc={})
             built = build_order(

@@ -239,6 +239,7 @@ def freshness(directory: Path, items: int, changes: int) -> list[tuple[float, fl
     from hub.jobs import setup_jobs
 
     sandbox = create_app(world_seed(items, 7002), bucket_size=90, drip_rate=1)
+    sandbox.state.backdate(3600)
     arrived: list[tuple[float, dict[str, Any]]] = []
     with serve_in_thread(sandbox.app) as vendor, serve_in_thread(_receiver(arrived)) as receiver:
         hub = make_test_hub(
@@ -335,6 +336,7 @@ def main() -> int:
         directory = Path(tmp)
         t0 = time.perf_counter()
         sandbox = create_app(world_seed(args.items, 7001), bucket_size=90, drip_rate=args.drip_rate)
+        sandbox.state.backdate(3600)  # the seed is an hour old: history, not changes
         _say(f"sandbox seeded with {args.items} items × 2 shops in {time.perf_counter() - t0:.1f}s")
         with serve_in_thread(sandbox.app) as vendor:
             hub = make_test_hub(
@@ -350,7 +352,6 @@ def main() -> int:
             install(hub, tenant_id, vendor.url)
             connect(hub, tenant_id)
             install(hub, tenant_id, vendor.url, stores=stores())
-            sandbox.state.clock.advance(3600)  # the seed is an hour old: not a "change"
 
             # 1. the full pass
             run, wall = run_job(hub, tenant_id, "inventory_import_full")

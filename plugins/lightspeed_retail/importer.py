@@ -23,6 +23,10 @@ every level of this install it did not report (``ClearScope()``): nothing stays 
 or several, are the install's pending list (a full pass replaces it; an incremental pass
 updates the items it saw), and are counted on the run and listed in its report.
 
+**The report** has a row per item and shop that changed (``updated``, ``cleared``), could not
+be applied (``unmatched``, ``ambiguous``) or is pending; ``unchanged`` ones are only counted
+(a nightly pass of 100,000 items does not store 200,000 rows saying nothing happened).
+
 **Cursors.** After an incremental pass each cursor moves to the newest timeStamp it read; a
 full pass sets both to the time it started, so the next incremental pass re-reads whatever
 changed while the full pass was reading (an incremental pass applied meanwhile may have
@@ -332,6 +336,8 @@ def apply_plan(ctx: JobContext, config: RetailConfig, plan: ImportPlan, *, full:
             item_id = 0 if cleared else int(outcome.ref)
             if n == 0 and item_id:
                 outcome_of[item_id] = outcome
+            if outcome.outcome is ApplyOutcome.UNCHANGED:
+                continue  # the report lists what changed or needs looking at
             reason = plan.leaving.get(item_id, "")
             if outcome.outcome is ApplyOutcome.UNMATCHED and item_id in plan.importable:
                 reason = NO_MATCHING_PRODUCT

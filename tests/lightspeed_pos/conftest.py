@@ -95,14 +95,22 @@ SEED: dict[str, Any] = {
 }
 
 PRODUCTS = [
-    catalog.ProductIn(sku="HELMET", title="Trail Helmet", price=Decimal("59.99"), cost=Decimal("32.50")),
+    catalog.ProductIn(
+        sku="HELMET", title="Trail Helmet", price=Decimal("59.99"), cost=Decimal("32.50")
+    ),
     catalog.ProductIn(sku="LIGHT", title="Light Set", upc="012345678912", price=Decimal("24.00")),
     catalog.ProductIn(sku="CHAIN", title="11-speed Chain", price=Decimal("34.95")),
     catalog.ProductIn(
-        sku="TUBE", title="Inner Tube 29in", upc="036000291452", mpn="T29", price=Decimal("7.50"),
+        sku="TUBE",
+        title="Inner Tube 29in",
+        upc="036000291452",
+        mpn="T29",
+        price=Decimal("7.50"),
         cost=Decimal("3.10"),
     ),
-    catalog.ProductIn(sku="BELL", title="Brass Bell", upc="123", ean="4006381333931", price=Decimal("9.00")),
+    catalog.ProductIn(
+        sku="BELL", title="Brass Bell", upc="123", ean="4006381333931", price=Decimal("9.00")
+    ),
 ]
 
 

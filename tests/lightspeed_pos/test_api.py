@@ -31,7 +31,9 @@ def test_a_tenant_key_cannot_read_another_tenants_shops(world: PosWorld) -> None
         assert ran.status_code == 200, ran.text
         assert [s["shop_id"] for s in ran.json()["data"]["shops"]] == [1, 2]
         plugins = client.get("/api/v1/plugins", headers=acme).json()
-        pos = next(p for p in (plugins["items"] if "items" in plugins else plugins) if p["id"] == PLUGIN)
+        pos = next(
+            p for p in (plugins["items"] if "items" in plugins else plugins) if p["id"] == PLUGIN
+        )
         assert pos["connects"] is True
         assert [a["name"] for a in pos["actions"]] == ["refresh-shops"]
 

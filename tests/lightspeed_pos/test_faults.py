@@ -37,7 +37,10 @@ def test_a_5xx_outage_ends_the_run_partial_and_the_next_run_continues(world: Pos
     world.state.add_fault(Fault(status=503, path="*/Sale.json", skip=1, count=50))
     first = world.run("order_download")
     assert first["state"] == "partial", first
-    assert "left for the next run" in first["message"] and "continues from the cursor" in first["message"]
+    assert (
+        "left for the next run" in first["message"]
+        and "continues from the cursor" in first["message"]
+    )
     assert first["counts"]["orders_created"] == 100 and _count_orders(world) == 100
     world.state.faults.clear()
     second = world.run("order_download")

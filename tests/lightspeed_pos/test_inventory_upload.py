@@ -14,7 +14,9 @@ def _ready(world: PosWorld, **config: object) -> None:
 
 def test_each_shop_gets_the_sum_of_its_warehouses_in_one_put_per_item(world: PosWorld) -> None:
     _ready(world)
-    world.set_stock([("HELMET", "W1", 2), ("HELMET", "W2", 3), ("HELMET", "W3", 4), ("HELMET", "W9", 50)])
+    world.set_stock(
+        [("HELMET", "W1", 2), ("HELMET", "W2", 3), ("HELMET", "W3", 4), ("HELMET", "W9", 50)]
+    )
     run = world.run("inventory_upload")
     assert run["state"] == "succeeded", run
     assert (world.state.stock(1, 1), world.state.stock(1, 2)) == (5, 4)

@@ -25,7 +25,9 @@ def test_a_sale_becomes_a_local_store_order_with_its_lines_matched(world: PosWor
     world.setup()
     world.set_stock([("HELMET", "W1", 5), ("LIGHT", "W1", 5), ("CHAIN", "W1", 5)])
     world.bind("CHAIN", 3)
-    sale = world.state.ring_up(1, [(1, 1, "59.99"), (2, 2, "24.00"), (3, 1, "34.95")], customer_id=1)
+    sale = world.state.ring_up(
+        1, [(1, 1, "59.99"), (2, 2, "24.00"), (3, 1, "34.95")], customer_id=1
+    )
     run = world.run("order_download")
     assert run["state"] == "succeeded", run
     order = world.order(f"LS-{sale['saleID']}")

@@ -92,9 +92,13 @@ def test_an_idle_install_still_refreshes_before_30_days(world: PosWorld) -> None
     run = world.run("connection_keepalive")
     assert run["state"] == "succeeded" and run["counts"]["refreshed"] == 1
     assert world.state.refresh_count == 1
-    received = datetime.fromisoformat(_ctx(world).read_secrets(["token_received_on"])["token_received_on"])
+    received = datetime.fromisoformat(
+        _ctx(world).read_secrets(["token_received_on"])["token_received_on"]
+    )
     assert datetime.now(UTC) - received < timedelta(minutes=1)
-    spec = next(j for j in world.hub.plugins.manifest(PLUGIN).jobs if j.name == "connection_keepalive")
+    spec = next(
+        j for j in world.hub.plugins.manifest(PLUGIN).jobs if j.name == "connection_keepalive"
+    )
     schedule = world.hub.plugins.job_schedule(_ctx(world), spec)
     assert schedule is not None and schedule.enabled  # daily while connected
 
@@ -102,7 +106,9 @@ def test_an_idle_install_still_refreshes_before_30_days(world: PosWorld) -> None
 # -- two processes ---------------------------------------------------------------------------
 
 
-def _run_in_process(directory: str, settings: dict[str, Any], job: str, start: Any, out: Any) -> None:
+def _run_in_process(
+    directory: str, settings: dict[str, Any], job: str, start: Any, out: Any
+) -> None:
     """A second hub process: the same database, the same Redis, one job run."""
     from hub.plugin.testing import make_test_hub, run_job
     from plugins.lightspeed_pos import plugin
@@ -127,7 +133,9 @@ def test_two_jobs_refreshing_at_once_in_two_processes_refresh_once(
     _expire_access_token(world)
     # A slow token endpoint keeps the first refresh in flight while the second job arrives.
     world.state.add_fault(Fault(kind="slow", method="POST", path="/auth/oauth/token", delay=1.0))
-    directory = str(Path(world.hub.settings.effective_database_url.removeprefix("sqlite:///")).parent)
+    directory = str(
+        Path(world.hub.settings.effective_database_url.removeprefix("sqlite:///")).parent
+    )
     settings = {
         "rseries_client_id": CLIENT_ID,
         "rseries_client_secret": CLIENT_SECRET,
@@ -152,3 +160,26 @@ def test_two_jobs_refreshing_at_once_in_two_processes_refresh_once(
     assert stored in world.state._refresh_tokens
     assert world.state.dead_refresh_tokens.isdisjoint({stored})
     assert world.hub.install_view(world.tenant_id, PLUGIN)["status"] == "ok"
+
+
+def test_a_config_change_never_writes_back_tokens_a_job_rotated_meanwhile(
+    world: PosWorld,
+) -> None:
+    from hub.core import installs
+
+    world.setup()
+    manifest = world.hub.plugins.manifest(PLUGIN)
+    with world.hub.db.read() as session:
+        before = installs.get_install(session, world.tenant_id, PLUGIN)
+    # The config is validated with the stored pair; a job rotates the pair; then it is saved.
+    model = installs.parse_config(manifest, before, {"shop_name": "Renamed"}, world.hub.box)
+    _expire_access_token(world)
+    assert world.run("order_download")["state"] == "succeeded"
+    rotated = _ctx(world).read_secrets(["refresh_token"])["refresh_token"]
+    with world.hub.db.session() as session:
+        current = installs.get_install(session, world.tenant_id, PLUGIN)
+        installs.save_install(
+            session, world.hub.box, manifest, world.tenant_id, current, True, model
+        )
+    assert _ctx(world).read_secrets(["refresh_token"])["refresh_token"] == rotated
+    assert world.install_config()["shop_name"] == "Renamed"

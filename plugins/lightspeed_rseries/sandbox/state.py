@@ -1143,6 +1143,19 @@ class SandboxState:
             self._changed()
             return self._update("Item", item_id, _typed(_unwrap(fields)))
 
+    def backdate(self, seconds: float) -> None:
+        """Make every record ``seconds`` older (its ``timeStamp`` / ``updatetime``): a seed
+        made just now then reads as history, not as changes (benches, the demo)."""
+        with self.lock:
+            self._changed()
+            for table in self.records.values():
+                for record in table.values():
+                    for name in ("timeStamp", "updatetime"):
+                        when = _parse_datetime(str(record.get(name) or ""))
+                        if when is not None:
+                            shifted = datetime.fromtimestamp(when.timestamp() - seconds, UTC)
+                            record[name] = shifted.replace(microsecond=0).isoformat()
+
     def add_item(self, **fields: Any) -> dict[str, Any]:
         """Create an item (``ItemShops`` rows as in a seed); returns it with its itemID."""
         with self.lock:
