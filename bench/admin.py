@@ -275,7 +275,9 @@ def main() -> None:
     db_url = f"sqlite:///{workdir}/hub.db"
     began = time.perf_counter()
     key = prepare(db_url, args.orders, args.runs)
-    print(f"# {args.orders} orders, {args.runs} runs written in {time.perf_counter() - began:.1f} s")
+    print(
+        f"# {args.orders} orders, {args.runs} runs written in {time.perf_counter() - began:.1f} s"
+    )
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     server = subprocess.Popen([sys.executable, __file__, "--serve", db_url, str(port)], env=env)

@@ -323,6 +323,10 @@ def freshness(directory: Path, items: int, changes: int) -> list[tuple[float, fl
 
 
 def main() -> int:
+    import logging
+
+    for noisy in ("httpx", "dramatiq"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--drip-rate", type=float, default=10.0)

@@ -388,6 +388,8 @@ def run_demo(
         _say(f"   or the {SLUG} key  {tenant_key}")
         if then is not None:
             then(console)
+        if not keep_running and then is None:
+            _say("   (up only while the demo runs: `make console` or `hub demo --keep-running`)")
         if keep_running:
             _say("the hub, the 3PA sandbox and the console keep running; Ctrl-C stops them")
             try:

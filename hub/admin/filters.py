@@ -5,22 +5,30 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
 
 from hub.admin.forms import display, humanize
+from hub.core.models import Tenant
 from hub.core.tenants import TenantInfo
 
 __all__ = ["FILTERS"]
 
 
-def when(value: datetime | None, tenant: TenantInfo | None = None) -> str:
+@lru_cache(maxsize=256)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def when(value: datetime | None, tenant: TenantInfo | Tenant | None = None) -> str:
     """A stored (UTC) time in the tenant's time zone, to the second."""
     if value is None:
         return "—"
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    local = value.astimezone(tenant.tz) if tenant is not None else value.astimezone(UTC)
+    local = value.astimezone(_zone(tenant.timezone) if tenant is not None else UTC)
     return f"{local:%Y-%m-%d %H:%M:%S %Z}"
 
 

@@ -319,7 +319,7 @@ def apply_plan(ctx: JobContext, config: RetailConfig, plan: ImportPlan, *, full:
             )
             for item_id in plan.importable
         }
-    report: list[list[Any]] = []
+    report: list[tuple[Any, ...]] = []
     outcome_of: dict[int, RecordOutcome] = {}  # item id → its outcome (the first shop's)
     for n, (shop_id, records) in enumerate(plan.records.items()):
         result = ctx.apply_inventory(
@@ -422,21 +422,34 @@ def _report_row(
     outcome: RecordOutcome | None,
     prices: tuple[Decimal | None, Decimal | None],
     reason: str,
-) -> list[Any]:
-    return [
-        item.item_id if item else "",
-        item.ref if item else (outcome.ref if outcome else ""),
-        item.upc if item else "",
-        item.ean if item else "",
-        item.mpn if item else "",
-        brands.get(item.manufacturer_id, "") if item else "",
+) -> tuple[Any, ...]:
+    old = new = sku = ""
+    kind = "pending"
+    if outcome is not None:
+        sku = outcome.sku or ""
+        old = "" if outcome.old_quantity is None else outcome.old_quantity
+        new = "" if outcome.new_quantity is None else outcome.new_quantity
+        kind = _OUTCOME_WORDS[outcome.outcome]
+    if item is None:
+        return ("", outcome.ref if outcome else "", "", "", "", "", shop_id or "", location,
+                sku, old, new, "", "", kind, reason)  # fmt: skip
+    return (
+        item.item_id,
+        item.ref,
+        item.upc,
+        item.ean,
+        item.mpn,
+        brands.get(item.manufacturer_id, ""),
         shop_id or "",
         location,
-        (outcome.sku or "") if outcome else "",
-        "" if outcome is None or outcome.old_quantity is None else outcome.old_quantity,
-        "" if outcome is None or outcome.new_quantity is None else outcome.new_quantity,
+        sku,
+        old,
+        new,
         "" if prices[0] is None else prices[0],
         "" if prices[1] is None else prices[1],
-        outcome.outcome.value if outcome is not None else "pending",
+        kind,
         reason,
-    ]
+    )
+
+
+_OUTCOME_WORDS = {outcome: outcome.value for outcome in ApplyOutcome}

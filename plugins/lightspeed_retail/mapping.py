@@ -118,48 +118,52 @@ def _rows(value: Any, child: str) -> list[Any]:
 
 
 def item_facts(raw: Mapping[str, Any]) -> ItemFacts:
-    """An item record as the API returns it (``load_relations`` ItemShops and Prices)."""
+    """An item record as the API returns it (``load_relations`` ItemShops and Prices).
+    Written for speed: the common shapes (string scalars, wrapped containers) inline, the
+    rest through :mod:`~plugins.lightspeed_rseries.normalise`."""
+    get = raw.get
     by_id: dict[int, Decimal] = {}
     by_name: dict[str, Decimal] = {}
-    for price in _rows(raw.get("Prices"), "ItemPrice"):
+    for price in _rows(get("Prices"), "ItemPrice"):
         text = price.get("amount")
         try:
             amount = Decimal(text) if text.__class__ is str else normalise.to_decimal(text)
         except (InvalidOperation, ValueError):
             continue
-        if not isinstance(amount, Decimal):
+        if amount.__class__ is not Decimal:
             continue
         type_id = _int(price.get("useTypeID"))
         if type_id:
             by_id[type_id] = amount
-        name = _text(price.get("useType")).lower()
+        name = price.get("useType")
         if name:
-            by_name[name] = amount
+            by_name[str(name).strip().lower()] = amount
     shops: dict[int, ShopStock] = {}
-    for row in _rows(raw.get("ItemShops"), "ItemShop"):
-        shop_id = _int(row.get("shopID"))
+    for row in _rows(get("ItemShops"), "ItemShop"):
+        values = (row.get("shopID"), row.get("qoh"), row.get("backorder"))
+        try:
+            shop_id, qoh, backorder = (int(v) for v in values)  # the API's "7" strings
+        except (TypeError, ValueError):
+            shop_id, qoh, backorder = (_int(v) for v in values)
         if shop_id:  # 0 is the all-shops summary row
             shops[shop_id] = ShopStock(
-                _int(row.get("qoh")),
-                _int(row.get("backorder")),
-                _int(row.get("reorderPoint")),
-                _int(row.get("reorderLevel")),
+                qoh, backorder, _int(row.get("reorderPoint")), _int(row.get("reorderLevel"))
             )
-    archived = raw.get("archived")
+    archived = get("archived")
     return ItemFacts(
-        item_id=_int(raw.get("itemID")),
-        system_sku=_text(raw.get("systemSku")),
-        custom_sku=_text(raw.get("customSku")),
-        upc=_text(raw.get("upc")),
-        ean=_text(raw.get("ean")),
-        mpn=_text(raw.get("manufacturerSku")),
-        description=_text(raw.get("description")),
-        archived=archived == "true" or archived is True,
-        manufacturer_id=_int(raw.get("manufacturerID")),
-        timestamp=_text(raw.get("timeStamp")),
-        prices_by_id=by_id,
-        prices_by_name=by_name,
-        shops=shops,
+        _int(get("itemID")),
+        _text(get("systemSku")),
+        _text(get("customSku")),
+        _text(get("upc")),
+        _text(get("ean")),
+        _text(get("manufacturerSku")),
+        _text(get("description")),
+        archived == "true" or archived is True,
+        _int(get("manufacturerID")),
+        _text(get("timeStamp")),
+        by_id,
+        by_name,
+        shops,
     )
 
 
@@ -211,15 +215,20 @@ def inventory_record(
     """The item's quantity at one shop for the core's apply engine (``zero``: the item left
     the filters or was archived, so its product goes to 0 there)."""
     stock = item.shops.get(shop_id)
-    quantity = 0 if zero or stock is None else max(stock.qoh, 0)
+    quantity = 0 if zero or stock is None or stock.qoh < 0 else stock.qoh
+    # Positional (key, quantity, catalog, brand, sale_price, lead_time_days, ref, upc, ean,
+    # mpn): a full pass builds one per item and shop.
     return InventoryRecord(
-        key=item.upc or item.ean or item.mpn,
-        quantity=quantity,
-        brand=brand,
-        ref=str(item.item_id),
-        upc=item.upc,
-        ean=item.ean,
-        mpn=item.mpn,
+        item.upc or item.ean or item.mpn,
+        quantity,
+        "",
+        brand,
+        None,
+        None,
+        str(item.item_id),
+        item.upc,
+        item.ean,
+        item.mpn,
     )
 
 

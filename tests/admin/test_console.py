@@ -84,8 +84,13 @@ def test_supplier_codes_are_added_edited_and_removed(page: Any, console: Console
     page.click("button:has-text('Save')")
     page.wait_for_url(re.compile(r".*/fields/supplier_codes$"))
     codes = dms_config(console)["supplier_codes"]
-    assert {"catalog": "oem", "supplier_code": "KA", "brand": "Kawasaki", "lead_time_days": 5,
-            "pricing": "current_active"} in codes
+    assert {
+        "catalog": "oem",
+        "supplier_code": "KA",
+        "brand": "Kawasaki",
+        "lead_time_days": 5,
+        "pricing": "current_active",
+    } in codes
     index = next(i for i, c in enumerate(codes) if c["supplier_code"] == "KA")
     # edit
     page.fill(f"#f-config-supplier_codes-{index}-lead_time_days", "3")
@@ -113,7 +118,9 @@ def test_a_validation_error_is_shown_beside_its_field_and_nothing_is_saved(
     assert "less than or equal to 365" in error.inner_text()
     cell = page.locator("#f-config-supplier_codes-0-lead_time_days")
     assert cell.get_attribute("aria-invalid") == "true"
-    assert "f-config-supplier_codes-0-lead_time_days-error" in cell.get_attribute("aria-describedby")
+    assert "f-config-supplier_codes-0-lead_time_days-error" in cell.get_attribute(
+        "aria-describedby"
+    )
     assert cell.input_value() == "400"  # what was typed stays, to fix it
     assert "Nothing was saved" in page.content()
     assert dms_config(console) == before
@@ -181,7 +188,11 @@ def test_an_order_shows_its_notes_and_exports_and_a_rejected_export_is_retried(
             )
         ).first()
         exports.reject(
-            session, order, install.id, "Unbalanced", notes=[("DMS FAILURE 1301", "Unbalanced order")]
+            session,
+            order,
+            install.id,
+            "Unbalanced",
+            notes=[("DMS FAILURE 1301", "Unbalanced order")],
         )
     log_in(page, console.acme_key, "/admin/tenants/acme/orders?export_state=rejected")
     row = page.locator("table.list tbody tr", has_text="W9001")
@@ -219,7 +230,9 @@ def test_a_session_past_its_expiry_goes_back_to_the_login(page: Any, console: Co
     with console.hub.db.read() as session:
         row = session.get(ApiKey, 2)  # acme's key
         assert row is not None and row.id is not None
-    expired = ConsoleSession(row.id, signer.key_fingerprint(row.key_hash), "s", int(time.time()) - 1)
+    expired = ConsoleSession(
+        row.id, signer.key_fingerprint(row.key_hash), "s", int(time.time()) - 1
+    )
     page.context.add_cookies(
         [
             {

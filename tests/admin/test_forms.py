@@ -132,7 +132,9 @@ def test_enums_become_selects_with_their_choices(fields: dict[str, forms.FormFie
     assert fields["mode"].choices == [("on_hand", "On hand"), ("available", "Available")]
 
 
-def test_numbers_carry_their_bounds_and_strings_their_length(fields: dict[str, forms.FormField]) -> None:
+def test_numbers_carry_their_bounds_and_strings_their_length(
+    fields: dict[str, forms.FormField],
+) -> None:
     html = render([fields["count"], fields["name"]])
     assert 'type="number"' in html and 'min="1"' in html and 'max="10"' in html
     assert 'maxlength="40"' in html
@@ -205,7 +207,9 @@ def test_a_managed_secret_is_shown_never_posted(fields: dict[str, forms.FormFiel
     assert "set" in html and "<input" not in html
 
 
-def test_admin_only_fields_are_read_only_for_a_tenant_key(fields: dict[str, forms.FormField]) -> None:
+def test_admin_only_fields_are_read_only_for_a_tenant_key(
+    fields: dict[str, forms.FormField],
+) -> None:
     assert not fields["base_url"].editable
     assert "https://api.example.com" in render([fields["base_url"]])
     admin = by_name(forms.build_form(SCHEMA, {}, is_admin=True))
@@ -232,7 +236,9 @@ def test_api_errors_land_beside_their_fields(fields: dict[str, forms.FormField])
     cell = named["rows"].rows[0][2]
     assert cell.error == "Input should be less than or equal to 365"
     assert named["hosts"].error == "item 2: not an address"
-    _placed, loose = forms.errors_by_field(built, {"config": "Value error, name is required when enabled"})
+    _placed, loose = forms.errors_by_field(
+        built, {"config": "Value error, name is required when enabled"}
+    )
     assert loose == ["name is required when enabled"]
     assert named["name"].error == "name is required when enabled"
     html = render([named["rows"]])
@@ -241,7 +247,12 @@ def test_api_errors_land_beside_their_fields(fields: dict[str, forms.FormField])
 
 
 def test_the_posted_form_reads_back_as_the_config() -> None:
-    current = {"password": "********", "token": "********", "base_url": "https://a.example", "redirect_uri": "r"}
+    current = {
+        "password": "********",
+        "token": "********",
+        "base_url": "https://a.example",
+        "redirect_uri": "r",
+    }
     posted = Posted(
         [
             ("config.name", "Acme"),
@@ -291,7 +302,13 @@ def test_the_posted_form_reads_back_as_the_config() -> None:
         "hosts": ["10.0.0.1", "10.0.0.3"],
         "days": ["mon", "wed"],
         "rows": [
-            {"catalog": "oem", "code": "KA", "lead_time_days": 2, "active": True, "warehouses": ["store", "wh"]}
+            {
+                "catalog": "oem",
+                "code": "KA",
+                "lead_time_days": 2,
+                "active": True,
+                "warehouses": ["store", "wh"],
+            }
         ],
         "window": {"start": "02:00", "every_hours": "x"},  # the API says it is not a number
         "payment_map": {"visa": "VISA"},

@@ -144,3 +144,16 @@ def test_connecting_another_account_resets_the_bindings_and_warns(world: RetailW
         install = session.get(PluginInstall, ctx.install_id)
         assert install is not None and install.connected_account_id == "202"
         assert session.query(AuditEvent).filter_by(action="install.connected").count() == 2
+
+
+def test_new_credentials_make_the_previous_connection_inoperable(world: RetailWorld) -> None:
+    world.setup()
+    ctx = world.hub.context_for("acme", PLUGIN)
+    assert ctx is not None
+    first = ctx.read_secrets(["refresh_token", "auth_token"])
+
+    assert world.connect(ADMIN).ok
+
+    second = ctx.read_secrets(["refresh_token", "auth_token"])
+    assert second["refresh_token"] != first["refresh_token"]
+    assert second["auth_token"] != first["auth_token"]  # the old pair is gone from the hub
