@@ -96,16 +96,48 @@ RETAIL_SEED: dict[str, Any] = {
             manufacturerSku="GB-1",
             Prices=[{"amount": "9.00", "useTypeID": 2, "useType": "MSRP"}],
         ),
-        _item(7, "TC-UNKNOWN", "Rain cover (not in the hub)", upc="840000000079", manufacturerSku="RC-1"),
-        _item(8, "TC-TWIN", "Glove liner (two hub products)", upc="840000000086", manufacturerSku="GL-1"),
+        _item(
+            7,
+            "TC-UNKNOWN",
+            "Rain cover (not in the hub)",
+            upc="840000000079",
+            manufacturerSku="RC-1",
+        ),
+        _item(
+            8,
+            "TC-TWIN",
+            "Glove liner (two hub products)",
+            upc="840000000086",
+            manufacturerSku="GL-1",
+        ),
         _item(9, "WEB-SHIP", "Web shipping", tax=False, Prices=[], ItemShops=[]),
     ],
 }
 
 PRODUCTS = [
-    {"sku": "RT-JACKET-L", "title": "Touring Jacket L", "brand": "Trailcraft", "upc": "840000000017", "mpn": "TJ-L", "price": "259.00"},
-    {"sku": "RT-BOOTS-10", "title": "Adventure Boots 10", "brand": "Trailcraft", "ean": "4000000000023", "mpn": "AB-10", "price": "180.00"},
-    {"sku": "RT-VISOR", "title": "Helmet Visor", "brand": "Trailcraft", "mpn": "HV-1", "price": "35.00"},
+    {
+        "sku": "RT-JACKET-L",
+        "title": "Touring Jacket L",
+        "brand": "Trailcraft",
+        "upc": "840000000017",
+        "mpn": "TJ-L",
+        "price": "259.00",
+    },
+    {
+        "sku": "RT-BOOTS-10",
+        "title": "Adventure Boots 10",
+        "brand": "Trailcraft",
+        "ean": "4000000000023",
+        "mpn": "AB-10",
+        "price": "180.00",
+    },
+    {
+        "sku": "RT-VISOR",
+        "title": "Helmet Visor",
+        "brand": "Trailcraft",
+        "mpn": "HV-1",
+        "price": "35.00",
+    },
     {"sku": "RT-LINER-A", "title": "Glove liner", "upc": "840000000086"},
     {"sku": "RT-LINER-B", "title": "Glove liner (duplicate)", "upc": "840000000086"},
 ]
@@ -203,7 +235,9 @@ def run_retail_flow(
             "status_after_export": "completed",
         }
         view = call("PUT", base, json={"enabled": True, "config": settings})
-        say(f"stores mapped (1 → RT-DOWNTOWN, 2 → RT-LAKESIDE), settings saved: status {view['status']}")
+        say(
+            f"stores mapped (1 → RT-DOWNTOWN, 2 → RT-LAKESIDE), settings saved: status {view['status']}"
+        )
 
         run = job("inventory_import_full")
         counts = run["counts"]
@@ -220,12 +254,16 @@ def run_retail_flow(
         for sku in ("RT-JACKET-L", "RT-BOOTS-10", "RT-VISOR"):
             product = call("GET", f"/api/v1/tenants/{slug}/products/{sku}")
             stock = ", ".join(f"{r['location']}={r['quantity']}" for r in product["inventory"])
-            say(f"   {sku:<12} price {product['price']:<7} sale {product['sale_price'] or '-':<7} stock {stock}")
+            say(
+                f"   {sku:<12} price {product['price']:<7} sale {product['sale_price'] or '-':<7} stock {stock}"
+            )
 
         # The sale price shows only between the webstore's dates.
         jacket = call("GET", f"/api/v1/tenants/{slug}/products/RT-JACKET-L")
         now = datetime.now(UTC)
-        fields = {k: jacket[k] for k in ("sku", "title", "brand", "upc", "mpn", "price", "sale_price")}
+        fields = {
+            k: jacket[k] for k in ("sku", "title", "brand", "upc", "mpn", "price", "sale_price")
+        }
         for label, starts, ends in (
             ("no start date", None, None),
             ("started yesterday, ends next week", now - timedelta(days=1), now + timedelta(days=7)),
@@ -259,16 +297,31 @@ def run_retail_flow(
         }
         call("POST", f"/api/v1/tenants/{slug}/orders", json=order)
         job("order_export")
-        export = next(e for e in call("GET", f"/api/v1/tenants/{slug}/orders/R5001")["exports"] if e["plugin_id"] == PLUGIN)
-        say(f"order R5001 paid 100.00 of 206.85: export {export['state']}, message {export['message']!r}")
+        export = next(
+            e
+            for e in call("GET", f"/api/v1/tenants/{slug}/orders/R5001")["exports"]
+            if e["plugin_id"] == PLUGIN
+        )
+        say(
+            f"order R5001 paid 100.00 of 206.85: export {export['state']}, message {export['message']!r}"
+        )
         paid = call(
             "POST",
             f"/api/v1/tenants/{slug}/orders/R5001/payments",
-            json={"method": "visa", "amount": "106.85", "captured": True, "reference": "cap-R5001-2"},
+            json={
+                "method": "visa",
+                "amount": "106.85",
+                "captured": True,
+                "reference": "cap-R5001-2",
+            },
         )
-        say(f"payment of 106.85 recorded: balance_due {paid['balance_due']}; the export is queued at once")
+        say(
+            f"payment of 106.85 recorded: balance_due {paid['balance_due']}; the export is queued at once"
+        )
         runs = call(
-            "GET", f"/api/v1/tenants/{slug}/runs", params={"plugin_id": PLUGIN, "job": "order_export"}
+            "GET",
+            f"/api/v1/tenants/{slug}/runs",
+            params={"plugin_id": PLUGIN, "job": "order_export"},
         )["items"]
         run = wait_run(call, runs[0]["run_id"])
         again = job("order_export")

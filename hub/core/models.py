@@ -262,10 +262,9 @@ class Shipment(SQLModel, table=True):
 class OrderExport(SQLModel, table=True):
     """One order × one exporting install: the export state machine's row.
 
-    ``state``: pending → offered → acknowledged | rejected | failed (retry → pending).
-    ``cancel_state``: '' | pending | acknowledged — a cancellation after download that the
-    vendor still has to confirm.
-    """
+    ``state``: pending | offered | acknowledged | rejected | failed; ``cancel_state``: '' |
+    pending | acknowledged — a cancellation after download that the vendor still has to
+    confirm. The moves between them: :data:`hub.core.exports.TRANSITIONS`."""
 
     __tablename__ = "order_exports"
     __table_args__ = (

@@ -932,7 +932,7 @@ def record_fulfillment(
     lines = order_lines(session, order.id)
     by_no = {line.line_no: line for line in lines}
     open_of = {
-        line.line_no: max(line.quantity - line.canceled_quantity - line.fulfilled_quantity, 0)
+        line.line_no: open_quantity(line.quantity, line.canceled_quantity, line.fulfilled_quantity)
         for line in lines
     }
     problems: dict[str, str] = {}

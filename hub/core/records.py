@@ -330,10 +330,10 @@ class ApplyResult:
         return result
 
 
-def open_quantity(quantity: int, canceled: int, shipped: int) -> int:
-    """What is still to ship of an order line: ordered less canceled less shipped, never
-    below zero."""
-    return max(quantity - canceled - shipped, 0)
+def open_quantity(quantity: int, canceled: int, done: int) -> int:
+    """What is still open of an order line: ordered less canceled less ``done`` (shipped, or
+    fulfilled), never below zero."""
+    return max(quantity - canceled - done, 0)
 
 
 @dataclass(frozen=True)
@@ -358,14 +358,14 @@ class OrderLineView:
 
     @property
     def open_quantity(self) -> int:
-        """See :func:`open_quantity`."""
+        """What is still to ship (:func:`open_quantity`)."""
         return open_quantity(self.quantity, self.canceled_quantity, self.shipped_quantity)
 
     @property
     def unfulfilled_quantity(self) -> int:
         """What is still to be fulfilled (by a supplier or in store): ordered less canceled
-        less fulfilled, never below zero."""
-        return max(self.quantity - self.canceled_quantity - self.fulfilled_quantity, 0)
+        less fulfilled, never below zero (:func:`open_quantity`)."""
+        return open_quantity(self.quantity, self.canceled_quantity, self.fulfilled_quantity)
 
 
 @dataclass(frozen=True)

@@ -423,7 +423,9 @@ def _report_row(
     prices: tuple[Decimal | None, Decimal | None],
     reason: str,
 ) -> tuple[Any, ...]:
-    old = new = sku = ""
+    old: int | str = ""
+    new: int | str = ""
+    sku = ""
     kind = "pending"
     if outcome is not None:
         sku = outcome.sku or ""

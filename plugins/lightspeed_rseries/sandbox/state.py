@@ -707,7 +707,8 @@ class SandboxState:
             ) and _matches(record, filters)
 
         after, before = params.get("after"), params.get("before")
-        mark = _cursor_position(after or before) if (after or before) else None
+        cursor = after or before
+        mark = _cursor_position(cursor) if cursor else None
         # Walk the sort key's index from the cursor (a range filter on the sort key itself
         # starts at its bound): a page costs what it shows, not a sort of the whole table.
         index = self._sorted_index(entity, sort_field, key_field, filters)
