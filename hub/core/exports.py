@@ -11,7 +11,8 @@ Two columns move. ``state`` is how far the vendor got with the order::
        rejected, failed ─────────────────── acknowledge ───────────▶ acknowledged
 
 ``cancel_state`` is a cancellation the vendor still has to confirm; only an order the vendor
-took (an acknowledged export) gets one, and never for the vendor that canceled it::
+took (an acknowledged export) gets one — also when the vendor acknowledges an order that was
+canceled while on offer — and never for the vendor that canceled it::
 
     '' ──cancel──▶ pending ──acknowledge_cancellation──▶ acknowledged
 
@@ -446,7 +447,13 @@ def acknowledge_number(
     values: dict[str, Any] = {"acknowledged_at": utcnow(), "queue_at": None, "message": message}
     if external_ref:
         values["external_ref"] = external_ref
-    return _apply(sql, target, "acknowledge", f"{target.plugin_id}: acknowledged", notes, **values)
+    moved = _apply(sql, target, "acknowledge", f"{target.plugin_id}: acknowledged", notes, **values)
+    if moved and target.status == "canceled":
+        # Canceled while on offer: the vendor downloaded it before the cancellation and has
+        # now taken it, so it must be told (a cancellation of its own is never acknowledged
+        # afterwards: its export left the queue with the void).
+        move(sql, "cancel", [target.export_id], canceled_at=utcnow())
+    return moved
 
 
 def reject(

@@ -235,6 +235,19 @@ def test_an_order_canceled_while_on_offer_leaves_the_queue_without_a_cancellatio
     assert ctx.pending_cancellations() == []
 
 
+def test_an_order_canceled_on_offer_then_acknowledged_by_the_vendor_gets_a_cancellation(
+    setup: Setup,
+) -> None:
+    place(setup, "W-1", "W-2")
+    ctx = plugin_context(setup)
+    ctx.offer_orders()  # the vendor downloads W-1 …
+    setup.hub.cancel_order(setup.tenant_id, "W-1", "fraud", actor="shop")
+    assert ctx.acknowledge_export("W-1")  # … and takes it after the hub canceled it
+    assert [o.number for o in ctx.pending_cancellations()] == ["W-1"]
+    assert ctx.acknowledge_cancellation("W-1")
+    assert ctx.pending_cancellations() == []
+
+
 def test_an_offer_counts_one_attempt_however_often_the_order_is_listed(setup: Setup) -> None:
     place(setup, "W-1")
     ctx = plugin_context(setup)
