@@ -17,6 +17,7 @@ A library used by the ``lightspeed_pos`` and ``lightspeed_retail`` plugins (not 
 """
 
 from .client import API_URL, Page, RSeriesClient
+from .config import TOKEN_SECRETS, RSeriesConnectionConfig
 from .errors import (
     OAuthFlowError,
     ReconnectNeeded,
@@ -24,7 +25,6 @@ from .errors import (
     RSeriesError,
     RSeriesUnavailableError,
 )
-from .config import TOKEN_SECRETS, RSeriesConnectionConfig
 from .governor import (
     Governor,
     LocalGovernor,
@@ -38,8 +38,8 @@ from .tokens import MemoryTokenStore, RedisRefreshLock, TokenSet, TokenStore
 
 __all__ = [
     "API_URL",
-    "TOKEN_SECRETS",
     "CLOUD_URL",
+    "TOKEN_SECRETS",
     "AuthorizationRequest",
     "Governor",
     "LocalGovernor",

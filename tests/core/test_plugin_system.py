@@ -8,8 +8,8 @@ from typing import Any
 import pluggy
 import pytest
 
-from hub.plugin import spec as hookspecs
 from hub.core.errors import NotFound
+from hub.plugin import spec as hookspecs
 from hub.plugin.manager import ENTRY_POINT_GROUP, PluginManager
 from tests.core.conftest import Setup, make_tenant, order_body, plugin_context
 from tests.core.sample_plugin import INVENTORY_JOB, SamplePlugin
