@@ -10,6 +10,10 @@ nothing is saved then.
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+import weakref
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -45,7 +49,16 @@ __all__ = [
     "test_connection",
 ]
 
+log = logging.getLogger("hub.admin")
+
 NEXT_SLOTS = 5
+PENDING_ACTION = "pending-mappings"  # the items of a stock master that do not sync
+OPTIONS_TTL = 60.0  # seconds an x-hub-options answer is reused (the vendor's rate limit)
+_OptionKey = tuple[int, str, str, str]
+_option_cache: weakref.WeakKeyDictionary[Hub, dict[_OptionKey, tuple[float, forms.Options]]] = (
+    weakref.WeakKeyDictionary()
+)
+_option_lock = threading.Lock()
 STATUS_TEXT = {
     "ok": "OK",
     "disabled": "Disabled",
@@ -69,6 +82,7 @@ class JobPanel:
     next_slots: list[tuple[str, str | None]] = field(default_factory=list)
     refusal: str | None = None
     recent: list[JobRun] = field(default_factory=list)
+    on_change: bool = False
 
 
 def _manifest(hub: Hub, plugin_id: str) -> PluginManifest:
@@ -96,6 +110,61 @@ def _choices(hub: Hub, tenant_id: int) -> dict[str, list[tuple[str, str]]]:
     }
 
 
+def _option_answers(
+    hub: Hub,
+    tenant: TenantInfo,
+    viewer: Caller,
+    manifest: PluginManifest,
+    view: dict[str, Any] | None,
+    names: list[str],
+) -> dict[str, forms.Options]:
+    """The answers of the actions the form's ``x-hub-options`` fields name (GET, JSON), run
+    as the API runs them (``run_action``). A refusal (not connected, the vendor's error) is
+    the answer's ``problem``: the field stays an input and says so. A connected install's
+    answers are reused for ``OPTIONS_TTL`` seconds: each is a vendor call."""
+    answers: dict[str, forms.Options] = {}
+    connection = (view or {}).get("connection") or {}
+    account = f"{connection.get('account_id')}@{connection.get('connected_at')}"
+    reusable = view is not None and (not manifest.connects or bool(connection.get("connected")))
+    for name in names:
+        spec = manifest.action(name)
+        if view is None:
+            answers[name] = forms.Options(problem=f"set up {manifest.title} first")
+            continue
+        if spec is None or spec.method != "GET" or spec.returns != "json":
+            log.warning(
+                "%s: x-hub-options names %r, not a GET action answering JSON", manifest.id, name
+            )
+            answers[name] = forms.Options(problem=f"{name} is not an action that lists records")
+            continue
+        if not hasattr(hub, "run_action"):
+            answers[name] = forms.Options(problem="actions cannot be run in this hub")
+            continue
+        key = (tenant.id, manifest.id, name, account)
+        with _option_lock:
+            cached = _option_cache.get(hub, {}).get(key)
+        if reusable and cached is not None and cached[0] > time.monotonic():
+            answers[name] = cached[1]
+            continue
+        try:
+            result = hub.run_action(tenant.id, manifest.id, name, {}, actor=viewer.actor)
+        except HubError as exc:
+            answers[name] = forms.Options(problem=exc.detail)
+            continue
+        except Exception:
+            log.exception("%s: the %s action failed", manifest.id, name)
+            answers[name] = forms.Options(problem=f"the {name} action failed (logged)")
+            continue
+        answers[name] = forms.Options.of(result.data)
+        if reusable and not answers[name].problem:
+            with _option_lock:
+                _option_cache.setdefault(hub, {})[key] = (
+                    time.monotonic() + OPTIONS_TTL,
+                    answers[name],
+                )
+    return answers
+
+
 def _secrets_set(manifest: PluginManifest, view: dict[str, Any] | None) -> set[str]:
     shown = (view or {}).get("config") or {}
     return {name for name in manifest.secret_fields() if shown.get(name) not in (None, "")}
@@ -113,6 +182,7 @@ def _jobs(hub: Hub, tenant: TenantInfo, manifest: PluginManifest) -> list[JobPan
     now = utcnow()
     for job in manifest.jobs:
         panel = JobPanel(job.name, job.title, job.kind.value, job.default_schedule)
+        panel.on_change = job.on_change
         if ctx is not None and install is not None:
             panel.schedule = hub.plugins.job_schedule(ctx, job)
             panel.refusal = hub.plugins.job_refusal(ctx, job.name, {})
@@ -160,6 +230,8 @@ def _install_page(
     schema = described["config_schema"]
     view = _view(hub, tenant.id, plugin_id)
     shown = values if values is not None else dict((view or {}).get("config") or {})
+    limit = [only] if only else None
+    titles = {a.name: a.title for a in manifest.actions}
     fields = forms.build_form(
         schema,
         shown,
@@ -167,8 +239,12 @@ def _install_page(
         errors=errors,
         secrets_set=_secrets_set(manifest, view),
         choices=_choices(hub, tenant.id),
-        only=[only] if only else None,
+        only=limit,
         new_rows=new_rows,
+        options=_option_answers(
+            hub, tenant, viewer, manifest, view, forms.option_actions(schema, limit)
+        ),
+        action_titles=titles,
     )
     _placed, loose = forms.errors_by_field(fields, errors or {})
     notice = None
@@ -193,17 +269,25 @@ def _install_page(
         "has_listings": any(
             c.value in ("catalog_export", "inventory_export") for c in manifest.capabilities
         ),
+        "has_pending": manifest.action(PENDING_ACTION) is not None,
     }
     if only:
         target = next((f for f in fields if f.name == only), None)
         if target is None:
             raise PageNotFound(f"no field {only!r}")
+        refresh = [
+            spec
+            for spec in (manifest.action(n) for n in forms.refresh_actions([target]))
+            if spec is not None
+        ]
         return page(
             request,
             "install_field.html",
             status_code=status_code,
             title=f"{target.label} — {manifest.title}",
             target=target,
+            refresh=refresh,
+            here=f"{context['base']}/fields/{seg(only)}",
             **context,
         )
     return page(
@@ -421,9 +505,24 @@ def _result_table(data: Any) -> tuple[list[str], list[list[str]]] | None:
     return None
 
 
+def _summary(data: Any) -> str:
+    """A JSON answer in a sentence: its plain values (``added=1, updated=0``)."""
+    if isinstance(data, dict):
+        plain = [f"{k}={v}" for k, v in data.items() if not isinstance(v, (dict, list))]
+        return ", ".join(plain) or "done"
+    return "done" if data is None or isinstance(data, list) else forms.display(data)
+
+
 def _run_action(
-    request: Request[Any, Any, Any], plugin_id: str, name: str, method: str, params: dict[str, Any]
+    request: Request[Any, Any, Any],
+    plugin_id: str,
+    name: str,
+    method: str,
+    params: dict[str, Any],
+    then: str | None = None,
 ) -> Response[Any]:
+    """Run the action; ``then`` (a page of this install) is where a JSON answer goes, as a
+    message, instead of its own page (the field page's "Re-download shops")."""
     hub = hub_of(request)
     viewer: Caller = request.state.viewer
     tenant: TenantInfo = request.state.tenant
@@ -434,8 +533,12 @@ def _run_action(
         result = hub.run_action(tenant.id, plugin_id, name, params, actor=viewer.actor)
     except HubError as exc:
         return redirect(
-            request, _back(tenant, plugin_id, "actions"), ("error", f"{spec.title}: {exc.detail}")
+            request,
+            then or _back(tenant, plugin_id, "actions"),
+            ("error", f"{spec.title}: {exc.detail}"),
         )
+    if then and spec.returns == "json":
+        return redirect(request, then, ("ok", f"{spec.title}: {_summary(result.data)}."))
     if spec.returns == "redirect" and result.redirect:
         return Redirect(path=result.redirect, status_code=303)
     if spec.returns == "csv" and result.csv is not None:
@@ -475,4 +578,10 @@ async def run_action_post(
     """Run a POST action (audited)."""
     form = await posted_form(request)
     params = {k: v for k, v in form.items() if not k.startswith("_") and v != ""}
-    return await blocking(lambda: _run_action(request, plugin_id, name, "POST", params))
+    then = str(form.get("_next") or "")
+    mine = _back(request.state.tenant, plugin_id) + "/"
+    if not then.startswith(mine) or any(c in then for c in ("\\", "//", "?", "#")):
+        then = ""  # only a page of this install
+    return await blocking(
+        lambda: _run_action(request, plugin_id, name, "POST", params, then or None)
+    )

@@ -53,6 +53,9 @@ class JobOut(msgspec.Struct):
     title: str
     kind: str
     default_schedule: dict[str, Any] | None
+    on_change: bool = False
+    """Queued by the core after a change of the tenant's catalog, inventory or listings, or
+    of the install's settings (debounced by the scheduler pass)."""
 
 
 class ActionOut(msgspec.Struct):

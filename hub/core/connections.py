@@ -344,8 +344,7 @@ def finish(
         current.connected_account_name = account.account_name
         current.connected_at = utcnow()
         current.connected_by = row.actor
-        current.status = "ok"
-        current.status_detail = ""
+        installs.set_status(session, current, "ok")
         current.updated_at = utcnow()
         session.add(current)
         audit.record(
@@ -424,8 +423,7 @@ def disconnect(hub: Hub, tenant_id: int, plugin_id: str, actor: str) -> None:
         current.connected_account_name = None
         current.connected_at = None
         current.connected_by = None
-        current.status = "not_connected"
-        current.status_detail = ""
+        installs.set_status(session, current, "not_connected")
         current.updated_at = utcnow()
         session.add(current)
         audit.record(

@@ -111,7 +111,17 @@ class ScheduleSpec(BaseModel):
 
 
 class JobSpec(BaseModel):
-    """A job a plugin offers: its name, what it does and its default schedule."""
+    """A job a plugin offers: its name, what it does and its default schedule.
+
+    ``on_change`` asks the core to queue the job (trigger ``change``) when the tenant's
+    catalog, inventory or listings changed, or the install's settings were saved, since the
+    job was last queued for a change: each scheduler pass (``HUB_SCHEDULER_INTERVAL_SECONDS``,
+    30 s by default) compares the tenant's change counter and the settings' save time with
+    what it saw when it last queued the job, so a burst of
+    changes becomes one run (debounced) and an idle install writes no runs at all. A job
+    refused at that moment (not connected, setup incomplete) is not queued and is tried again
+    at the next pass. It works beside ``default_schedule`` (a periodic run as well) or alone.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -119,6 +129,7 @@ class JobSpec(BaseModel):
     title: str
     kind: Capability
     default_schedule: ScheduleSpec | None = None
+    on_change: bool = False
 
 
 class ActionSpec(BaseModel):

@@ -3,27 +3,33 @@
 A schedule is a cron expression read in the tenant's time zone (so 01:00 stays 01:00 across
 DST changes), optionally kept inside a daily window, with disabled days on which the slot is
 recorded as a ``skipped`` run. Each slot has a unique key (install, job, scheduled time), so
-two schedulers ticking at once queue it once.
+two schedulers ticking at once queue it once. A job declared ``on_change`` is also queued
+when the tenant's catalog, inventory or listings changed since it was last queued for a
+change (see :class:`hub.core.records.JobSpec`), once per counter value.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
 from sqlmodel import select
 
+from hub.core import changes, state
 from hub.core.errors import HubError
-from hub.core.models import PluginInstall, Tenant
-from hub.core.records import ScheduleSpec
+from hub.core.models import JobRun, PluginInstall, Tenant
+from hub.core.records import JobSpec, ScheduleSpec
 from hub.core.runs import create_run
 from hub.core.tenants import TenantInfo
 from hub.core.types import utcnow
+
+if TYPE_CHECKING:
+    from hub.core.hub import Hub
 
 __all__ = [
     "WEEKDAYS",
@@ -143,4 +149,59 @@ def tick(hub: object, now: datetime | None = None, lookback: timedelta | None = 
                     written += 1
                     if reason is None:
                         hub.enqueue(run.id)
+        written += _queue_on_change(hub, install, ctx, manifest.jobs)
+    return written
+
+
+ON_CHANGE_CURSOR = "~core:on_change:{job}"
+
+
+def _queue_on_change(hub: Hub, install: PluginInstall, ctx: Any, jobs: Sequence[JobSpec]) -> int:
+    """Queue each ``on_change`` job of the install whose tenant changed something (its
+    catalog, inventory or listings: the change counter; or the install's settings: their
+    save time) since the job was last queued for a change (see :class:`JobSpec`); returns
+    the runs written.
+
+    The counter value seen is kept in the install's cursors (a name plugins do not use) and
+    written after the run, so a crash in between queues one run too many, never one too few.
+    A run already queued will see the change: the value is recorded, nothing is written."""
+    assert install.id is not None
+    written = 0
+    for job in jobs:
+        if not job.on_change:
+            continue
+        name = ON_CHANGE_CURSOR.format(job=job.name)
+        with hub.db.read() as session:
+            high = changes.high_water(session, install.tenant_id)
+            saved = install.configured_at.isoformat() if install.configured_at else ""
+            mark = f"{high}@{saved}"
+            seen = state.get_cursor(session, install.id, name) or "0@"
+            waiting = session.exec(
+                select(JobRun.id).where(
+                    JobRun.install_id == install.id,
+                    JobRun.job == job.name,
+                    JobRun.state == "queued",
+                )
+            ).first()
+        seen_high, _, seen_saved = seen.partition("@")
+        if high <= int(seen_high or 0) and saved == seen_saved:
+            continue
+        if waiting is None:
+            if hub.plugins.job_refusal(ctx, job.name, {}):
+                continue
+            run = create_run(
+                hub.db,
+                tenant_id=install.tenant_id,
+                install_id=install.id,
+                plugin_id=install.plugin_id,
+                job=job.name,
+                trigger="change",
+                slot_key=f"{install.id}:{job.name}:change:{mark}"[:200],
+                state="queued",
+            )
+            if run is not None and run.id is not None:
+                written += 1
+                hub.enqueue(run.id)
+        with hub.db.session() as session:
+            state.set_cursor(session, install.id, name, mark)
     return written

@@ -233,6 +233,7 @@ def describe_manifest(manifest: PluginManifest) -> dict[str, Any]:
                 "title": j.title,
                 "kind": j.kind.value,
                 "default_schedule": j.default_schedule.model_dump() if j.default_schedule else None,
+                "on_change": j.on_change,
             }
             for j in manifest.jobs
         ],

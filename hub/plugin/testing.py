@@ -113,8 +113,10 @@ def check_jobs(
             f"{where}: kind {job.kind.value} is not among the plugin's capabilities"
         )
         schedule = job.default_schedule
-        if job.kind in scheduled_kinds:
-            assert schedule is not None, f"{where}: a {job.kind.value} job needs a default schedule"
+        if job.kind in scheduled_kinds and not job.on_change:
+            assert schedule is not None, (
+                f"{where}: a {job.kind.value} job needs a default schedule or on_change"
+            )
         if schedule is None:
             continue
         assert croniter.is_valid(schedule.cron), f"{where}: cron {schedule.cron!r} does not parse"

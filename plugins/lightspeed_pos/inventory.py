@@ -6,11 +6,13 @@ the sum of the shop's warehouses (:func:`~plugins.lightspeed_pos.shops.effective
 remembered on the listing (``last_pushed["qoh"] = {"<shopID>": qty}``), so only changed
 values are sent and a second run with nothing changed sends nothing.
 
-- ``inventory_upload`` is scheduled every minute: it reads what changed after its cursor
-  (inventory levels, and listings newly enabled) and ends ``skipped`` without a request when
-  nothing did — an inventory change reaches Lightspeed within about a minute, and a burst of
-  changes goes up in one run (debounced by the schedule). When the shop mapping changed
-  since the last run, every enabled listing is compared once.
+- ``inventory_upload`` is queued by the core after a change (``JobSpec.on_change``: the
+  tenant's change counter moved or the settings were saved, seen at the next scheduler
+  pass): it reads what changed after its cursor (inventory levels, and listings newly
+  enabled) and ends ``skipped`` without a request when nothing of its own did — an inventory
+  change reaches Lightspeed within about a minute, and a burst of changes goes up in one run
+  (debounced). When the shop mapping changed since the last run, every enabled listing is
+  compared once.
 - ``inventory_reconcile`` (every six hours) reads Lightspeed's ``qoh`` of every bound,
   enabled item and corrects what drifted (a sale rung up meanwhile, an edit at the till),
   taking what it read as the last pushed value.

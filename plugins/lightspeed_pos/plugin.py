@@ -49,8 +49,6 @@ PLUGIN_ID = "lightspeed_pos"
 
 SCHEDULES = {
     "order_download": ScheduleSpec(cron="*/5 * * * *"),
-    # Every minute: a run with nothing changed ends skipped without a request.
-    "inventory_upload": ScheduleSpec(cron="* * * * *"),
     "inventory_reconcile": ScheduleSpec(cron="17 */6 * * *"),
     "catalog_upload": ScheduleSpec(cron="*/15 * * * *"),
     "connection_keepalive": ScheduleSpec(cron="41 3 * * *"),
@@ -77,7 +75,9 @@ MANIFEST = PluginManifest(
             name="inventory_upload",
             title="Upload changed stock to Lightspeed shops",
             kind=Capability.INVENTORY_EXPORT,
-            default_schedule=SCHEDULES["inventory_upload"],
+            # Queued by the core within a scheduler pass of a stock, listing or settings
+            # change (debounced); an idle install writes no runs.
+            on_change=True,
         ),
         JobSpec(
             name="inventory_reconcile",

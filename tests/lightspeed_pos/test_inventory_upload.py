@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from sqlmodel import col, select
+
+from hub.core.models import JobRun
+from hub.core.schedule import tick
 from tests.lightspeed_pos.conftest import PosWorld
 
 
@@ -96,3 +100,51 @@ def test_the_reconcile_reads_qoh_and_corrects_drift(world: PosWorld) -> None:
         {"ItemShops": {"ItemShop": [{"shopID": 1, "qoh": 5}]}}
     ]
     assert world.state.stock(1, 1) == 5
+
+
+def _upload_runs(world: PosWorld) -> list[JobRun]:
+    with world.hub.db.read() as session:
+        return list(
+            session.exec(
+                select(JobRun).where(JobRun.job == "inventory_upload").order_by(col(JobRun.id))
+            )
+        )
+
+
+def _run_queued(world: PosWorld) -> None:
+    for run in _upload_runs(world):
+        if run.state == "queued":
+            assert run.id is not None
+            world.hub.execute_run(run.id)
+
+
+def test_a_stock_change_queues_one_upload_at_the_next_scheduler_pass(world: PosWorld) -> None:
+    _ready(world)
+    tick(world.hub)  # the settings were just saved: one run compares every listing
+    _run_queued(world)
+    settled = len(_upload_runs(world))
+    tick(world.hub)
+    tick(world.hub)
+    assert len(_upload_runs(world)) == settled  # idle: no runs at all
+    world.set_stock([("HELMET", "W1", 7)])
+    world.set_stock([("HELMET", "W3", 2)])
+    tick(world.hub)
+    new = _upload_runs(world)[settled:]
+    assert [(r.trigger, r.state) for r in new] == [("change", "queued")]
+    _run_queued(world)
+    assert (world.state.stock(1, 1), world.state.stock(1, 2)) == (7, 2)
+    tick(world.hub)
+    assert len(_upload_runs(world)) == settled + 1
+
+
+def test_the_change_trigger_waits_while_the_install_cannot_run(world: PosWorld) -> None:
+    world.configure()  # not connected: the upload is refused, so nothing is queued
+    world.enable("HELMET")
+    world.set_stock([("HELMET", "W1", 3)])
+    tick(world.hub)
+    assert _upload_runs(world) == []
+    _ready(world)
+    tick(world.hub)
+    assert [r.trigger for r in _upload_runs(world)] == ["change"]  # one run, once it can run
+    _run_queued(world)
+    assert world.state.stock(1, 1) == 3

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from hub.core import webhooks
 from hub.core.errors import Refused
@@ -79,8 +79,24 @@ def test_invalid_grant_marks_the_install_reconnect_needed(world: PosWorld) -> No
     assert [p["data"]["status"] for p in payloads] == ["reconnect_needed"]
     assert payloads[0]["data"]["plugin_id"] == PLUGIN
     assert world.state.refresh_count == 0  # one refused refresh, never retried
-    assert world.connect().ok  # connecting again heals it
+    assert world.connect().ok  # connecting again heals it, and says so
     assert world.hub.install_view(world.tenant_id, PLUGIN)["status"] == "ok"
+    world.hub.disconnect(world.tenant_id, PLUGIN, "test")
+    assert [p["data"]["status"] for p in _status_events(world)] == [
+        "reconnect_needed",
+        "ok",
+        "not_connected",
+    ]
+
+
+def _status_events(world: PosWorld) -> list[dict[str, Any]]:
+    with world.hub.db.read() as session:
+        events = session.exec(
+            select(WebhookDelivery)
+            .where(WebhookDelivery.event == "install.status_changed")
+            .order_by(col(WebhookDelivery.id))
+        ).all()
+    return [json.loads(e.payload) if isinstance(e.payload, str) else e.payload for e in events]
 
 
 def test_an_idle_install_still_refreshes_before_30_days(world: PosWorld) -> None:
