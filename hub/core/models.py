@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from hub.core.types import Money, UTCDateTime, utcnow
@@ -474,6 +474,18 @@ class RunReportPart(SQLModel, table=True):
     run_id: int = Field(foreign_key="job_runs.id", primary_key=True)
     seq: int = Field(primary_key=True)
     body: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class RunSpool(SQLModel, table=True):
+    """What a run has read but not applied yet, kept for a resumed attempt (see
+    :meth:`hub.plugin.JobContext.spool`): zlib-compressed JSON chunks, in order, written in
+    the transaction of the checkpoint they belong to, and deleted when the run ends."""
+
+    __tablename__ = "run_spool"
+    run_id: int = Field(foreign_key="job_runs.id", primary_key=True)
+    seq: int = Field(primary_key=True)
+    name: str = Field(max_length=64)
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class OAuthState(SQLModel, table=True):

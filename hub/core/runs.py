@@ -30,7 +30,9 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterable, Sequence
+import json
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -40,7 +42,14 @@ from sqlmodel import Session, col, select
 
 from hub.core import webhooks
 from hub.core.db import Database
-from hub.core.models import JobRun, PluginInstall, RunAttempt, RunReport, RunReportPart
+from hub.core.models import (
+    JobRun,
+    PluginInstall,
+    RunAttempt,
+    RunReport,
+    RunReportPart,
+    RunSpool,
+)
 from hub.core.types import utcnow
 
 __all__ = [
@@ -283,6 +292,33 @@ def save_checkpoint(
     return stored
 
 
+def spool(session: Session, run_id: int, name: str, values: Sequence[Any]) -> None:
+    """Append ``values`` (JSON) to the run's spool under ``name``, in the caller's
+    transaction (the one that records the checkpoint they belong to; fenced there)."""
+    last = session.exec(select(func.max(RunSpool.seq)).where(RunSpool.run_id == run_id)).first()
+    body = zlib.compress(json.dumps(list(values), separators=(",", ":")).encode(), 3)
+    session.add(
+        RunSpool(run_id=run_id, seq=0 if last is None else int(last) + 1, name=name, body=body)
+    )
+
+
+def spooled(session: Session, run_id: int, name: str) -> Iterator[Any]:
+    """Every value spooled under ``name`` for the run, in order (chunk by chunk)."""
+    after = -1
+    while True:
+        chunk = session.exec(
+            select(RunSpool)
+            .where(RunSpool.run_id == run_id, RunSpool.name == name, col(RunSpool.seq) > after)
+            .order_by(col(RunSpool.seq))
+            .limit(50)
+        ).all()
+        if not chunk:
+            return
+        for row in chunk:
+            yield from json.loads(zlib.decompress(row.body))
+            after = row.seq
+
+
 def finish(
     db: Database,
     run_id: int,
@@ -335,6 +371,7 @@ def finish(
             session.execute(delete(RunReportPart).where(col(RunReportPart.run_id) == run_id))
             if report is None:
                 report = "".join(parts) + _csv_rows(report_rows)
+        session.execute(delete(RunSpool).where(col(RunSpool.run_id) == run_id))
         if report is None and report_header is not None:
             report = report_csv(report_header, report_rows)
         if report is not None:

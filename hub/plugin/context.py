@@ -1002,6 +1002,24 @@ class JobContext(PluginContext):
         with self._write(value):
             pass
 
+    def spool(self, name: str, values: Sequence[Any], *, checkpoint: Checkpoint) -> None:
+        """Keep ``values`` (JSON) with the run under ``name``, in one transaction with
+        ``checkpoint`` (a JSON value): what a job has read
+        from its vendor but applies only at the end — a full pass that clears what it did not
+        see cannot apply page by page. A resumed attempt reads them back with :meth:`spooled`
+        and asks the vendor only for what comes after the checkpoint. Kept compressed; the
+        core deletes a run's spool when the run ends."""
+        if checkpoint is None:
+            raise ValueError("spooled values belong to a checkpoint: pass checkpoint=")
+        with self._write(checkpoint) as tx:
+            runs.spool(tx.session, self.run_id, name, values)
+
+    def spooled(self, name: str) -> Iterator[Any]:
+        """Every value spooled under ``name`` by this run (earlier attempts included), in the
+        order they were spooled."""
+        with self._hub.db.read() as session:
+            yield from runs.spooled(session, self.run_id, name)
+
     def add_report_rows(self, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
         """Add rows to the run's CSV report (the same ``header`` every time). Rows are saved
         with the next checkpoint and survive into a resumed attempt; the report is every

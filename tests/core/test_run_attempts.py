@@ -16,9 +16,16 @@ from hub.core import runs
 from hub.core.db import Database
 from hub.core.hub import Hub
 from hub.core.identity import acquire_identity
-from hub.core.models import InventoryLevel, JobRun, Product, RunAttempt, RunReport
+from hub.core.models import InventoryLevel, JobRun, Product, RunAttempt, RunReport, RunSpool
 from hub.core.types import utcnow
-from hub.plugin import ApplyOutcome, InventoryRecord, JobContext, MatchRule, hookimpl
+from hub.plugin import (
+    ApplyOutcome,
+    InventoryRecord,
+    JobContext,
+    MatchRule,
+    TransientJobError,
+    hookimpl,
+)
 from tests.core.conftest import Setup, add_products, make_hub, make_tenant, wait_until
 from tests.core.sample_plugin import INVENTORY_JOB, SamplePlugin
 
@@ -237,3 +244,52 @@ def test_an_embedded_hub_requeues_its_own_dead_run_without_the_stale_wait(
     finally:
         system.stop()
     assert levels(db, setup.tenant_id) == {"A-1": 4}
+
+
+class SpoolingPlugin(SamplePlugin):
+    """A full pass that reads three pages, keeping each with a checkpoint, and applies what
+    it read at the end; its first attempt stops after page two (a transient error)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fetched: list[tuple[int, int]] = []  # (attempt, page) asked of the "vendor"
+        self.seen: dict[int, list[Any]] = {}
+
+    @hookimpl
+    def hub_inventory_import(self, ctx: JobContext) -> bool:
+        start = (ctx.checkpoint or {}).get("next_page", 1)
+        for page in range(start, 4):
+            if ctx.attempt == 1 and page == 3:
+                raise TransientJobError("the vendor went away")
+            self.fetched.append((ctx.attempt, page))
+            rows = [{"sku": "A-1", "quantity": page}] if page == 3 else [{"page": page}]
+            ctx.spool("items", rows, checkpoint={"next_page": page + 1})
+        self.seen[ctx.attempt] = list(ctx.spooled("items"))
+        last = self.seen[ctx.attempt][-1]
+        ctx.apply_inventory(
+            [InventoryRecord(key=last["sku"], quantity=last["quantity"])],
+            rule=MatchRule.SKU,
+            location_code="main",
+        )
+        return True
+
+
+def test_a_resumed_full_pass_reads_back_what_it_kept_and_asks_only_for_the_rest(
+    db: Database,
+) -> None:
+    plugin = SpoolingPlugin()
+    hub = make_hub(db, plugin)
+    setup = make_tenant(hub)
+    add_products(db, setup.tenant_id, [{"sku": "A-1"}])
+    hub.enqueue = lambda run_id: None
+    run_id = int(hub.queue_job(setup.tenant_id, "sample", INVENTORY_JOB).id or 0)
+    with pytest.raises(TransientJobError):
+        hub.execute_run(run_id)
+    assert run_row(db, run_id).state == "queued"
+    assert hub.execute_run(run_id) == "succeeded"
+    assert plugin.fetched == [(1, 1), (1, 2), (2, 3)]  # page 1 and 2 were not asked again
+    assert plugin.seen[2] == [{"page": 1}, {"page": 2}, {"sku": "A-1", "quantity": 3}]
+    assert levels(db, setup.tenant_id) == {"A-1": 3}
+    with db.read() as session:
+        left = session.exec(select(RunSpool).where(RunSpool.run_id == run_id)).all()
+    assert left == []  # the spool goes with the run's end
