@@ -62,6 +62,7 @@ def _pages(console: DemoConsole) -> list[tuple[str, str]]:
         ("tenant", t),
         ("install", f"{t}/plugins/lightspeed_dms"),
         ("supplier-codes", f"{t}/plugins/lightspeed_dms/fields/supplier_codes"),
+        ("pending-mappings", f"{t}/plugins/lightspeed_retail/pending"),
         ("runs", f"{t}/runs"),
         ("run", f"{t}/runs/{sync['run_id']}"),
         ("orders", f"{t}/orders"),

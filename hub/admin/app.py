@@ -25,7 +25,7 @@ from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
-from hub.admin import installs, listings, login, orders, runs, tenants
+from hub.admin import installs, listings, login, orders, pending, runs, tenants
 from hub.admin._auth import (
     CsrfRefused,
     LoginRequired,
@@ -110,6 +110,7 @@ def build_admin_router() -> Router:
             installs.run_action_post,
             listings.listings_page,
             listings.set_listings,
+            pending.pending_page,
             runs.runs_page,
             runs.run_page,
             runs.run_json,

@@ -29,33 +29,58 @@ anything else                                  a JSON textarea
 =============================================  ==============================================
 
 ``x-choices: "locations"`` on an array of strings (or a string) offers the tenant's location
-codes as checkboxes (or a select): the POS shop → warehouse mapping. The names of the inputs
-are the API's error paths (``config.supplier_codes.0.brand``), so an ``Invalid.fields`` entry
-lands beside its input.
+codes as checkboxes (or a select): the POS shop → warehouse mapping.
+
+``x-hub-options`` on an integer, number or string (a field, a table's column, a map's values)
+offers the vendor's records as a select, each labelled with its name and id ("Till 1 (3)"),
+the stored value preselected. Where the records come from::
+
+    {"action": "registers", "value": "register_id", "label": "name"}
+        the rows of a GET action of the plugin answering JSON (a list of objects, or an
+        object with ``items``); the console runs it and passes the answer (:class:`Options`)
+    {"field": "employees", "value": "employee_id", "label": "name"}
+        the rows of a config field as stored (a dotted path walks into lists:
+        ``shops.registers`` is every shop's registers)
+    {"row": "registers", "value": "register_id", "label": "name"}
+        the rows of a field of the same object (a table row's own registers)
+
+``label`` defaults to ``name``; ``refresh`` names the action that reads the records again
+(the field's editor page offers it). When there is nothing to choose from (the action was
+refused — not connected, vendor error — or the records were never read) the field stays a
+plain input with a note beside it saying why, so the id can still be typed. A stored value
+the records do not list stays offered, marked "not in the list".
+
+The names of the inputs are the API's error paths (``config.supplier_codes.0.brand``), so an
+``Invalid.fields`` entry lands beside its input.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 __all__ = [
     "MASK",
+    "OPTIONS",
     "ROOT",
     "FormField",
     "FormProblem",
+    "Options",
     "build_form",
     "errors_by_field",
     "field_schema",
     "humanize",
+    "option_actions",
     "read_form",
+    "refresh_actions",
 ]
 
 ROOT = "config"
 MASK = "********"
+OPTIONS = "x-hub-options"
 _NEW_ROWS = 1  # blank rows under a table, to add an item without JavaScript
 
 
@@ -89,6 +114,8 @@ class FormField:
     read_only_reason: str = ""
     secret_set: bool = False
     error: str = ""
+    options_note: str = ""  # why an ``x-hub-options`` field offers nothing to choose from
+    refresh: str = ""  # the action that reads its options again
 
     @property
     def html_id(self) -> str:
@@ -104,11 +131,41 @@ class FormField:
         """The chosen values of a select or a group of checkboxes, as strings."""
         if isinstance(self.value, list):
             return {_choice_key(v) for v in self.value}
-        return set() if self.value is None else {_choice_key(self.value)}
+        return set() if self.value in (None, "") else {_choice_key(self.value)}
 
     @property
     def has_errors(self) -> bool:
         return bool(self.error) or any(c.has_errors for c in self.children + _cells(self.rows))
+
+
+@dataclass(frozen=True)
+class Options:
+    """What an ``x-hub-options`` action answered: its ``rows``, or why there are none
+    (``problem``: the refusal's sentence, shown beside the field)."""
+
+    rows: tuple[Mapping[str, Any], ...] = ()
+    problem: str = ""
+
+    @classmethod
+    def of(cls, data: Any) -> Options:
+        """The rows of an action's JSON answer: a list of objects, or ``{"items": [...]}``."""
+        if isinstance(data, Mapping):
+            data = data.get("items")
+        if not isinstance(data, list):
+            return cls(problem="the action did not answer a list")
+        return cls(rows=tuple(row for row in data if isinstance(row, Mapping)))
+
+
+@dataclass(frozen=True)
+class _Env:
+    """What every field of one form is built with."""
+
+    is_admin: bool
+    choices: Mapping[str, Sequence[tuple[str, str]]]
+    new_rows: Mapping[str, int]
+    values: Mapping[str, Any]
+    options: Mapping[str, Options]
+    titles: Mapping[str, str]
 
 
 @dataclass(frozen=True)
@@ -139,7 +196,19 @@ def _choice_key(value: Any) -> str:
     return json.dumps(value) if not isinstance(value, str) else value
 
 
-_ACRONYMS = {"oem": "OEM", "id": "ID", "ip": "IP", "ips": "IPs", "url": "URL", "api": "API"}
+_ACRONYMS = {
+    "oem": "OEM",
+    "id": "ID",
+    "ip": "IP",
+    "ips": "IPs",
+    "url": "URL",
+    "api": "API",
+    "sku": "SKU",
+    "skus": "SKUs",
+    "upc": "UPC",
+    "ean": "EAN",
+    "mpn": "MPN",
+}
 
 
 def humanize(name: str) -> str:
@@ -300,6 +369,8 @@ def build_form(
     choices: Mapping[str, Sequence[tuple[str, str]]] | None = None,
     only: Sequence[str] | None = None,
     new_rows: Mapping[str, int] | None = None,
+    options: Mapping[str, Options] | None = None,
+    action_titles: Mapping[str, str] | None = None,
 ) -> list[FormField]:
     """The form's fields for ``values`` (the config as the API shows it, or as posted).
 
@@ -307,11 +378,20 @@ def build_form(
     nearest rendered field (see :func:`errors_by_field` for the ones that find none).
     ``secrets_set`` names the secrets that have a stored value ("set"). ``only`` limits the
     form to these top-level fields (a mapping editor of its own). ``new_rows`` says how many
-    blank rows a table shows under its rows (default one)."""
+    blank rows a table shows under its rows (default one). ``options`` holds the answers of
+    the ``x-hub-options`` actions (:func:`option_actions` names them); ``action_titles``
+    names the actions in the notes ("run Re-download shops first")."""
     root = _resolve(schema, schema)
     required = set(root.get("required", ()))
     secrets_set = secrets_set or set()
-    dynamic = choices or {}
+    env = _Env(
+        is_admin=is_admin,
+        choices=choices or {},
+        new_rows=new_rows or {},
+        values=values,
+        options=options or {},
+        titles=action_titles or {},
+    )
     fields: list[FormField] = []
     for name, raw in root.get("properties", {}).items():
         if only is not None and name not in only:
@@ -325,16 +405,136 @@ def build_form(
                 nullable,
                 values.get(name, node.get("default")),
                 schema,
-                is_admin=is_admin,
+                env=env,
                 required=name in required,
                 secret_set=name in secrets_set,
-                dynamic=dynamic,
-                new_rows=new_rows or {},
                 in_table=False,
+                siblings=values,
             )
         )
     _place_errors(fields, dict(errors or {}))
     return fields
+
+
+def _hint(node: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The node's ``x-hub-options``, when it is one this module understands."""
+    hint = node.get(OPTIONS)
+    if isinstance(hint, Mapping) and isinstance(hint.get("value"), str):
+        return hint
+    return None
+
+
+def _rows_at(value: Any, path: str) -> list[Mapping[str, Any]]:
+    """The objects at a dotted ``path`` of ``value``, walking into lists."""
+    found: list[Any] = [value]
+    for part in path.split("."):
+        deeper: list[Any] = []
+        for item in found:
+            got = item.get(part) if isinstance(item, Mapping) else None
+            if isinstance(got, list):
+                deeper.extend(got)
+            elif got is not None:
+                deeper.append(got)
+        found = deeper
+    return [item for item in found if isinstance(item, Mapping)]
+
+
+def _option_rows(
+    hint: Mapping[str, Any], env: _Env, siblings: Mapping[str, Any]
+) -> tuple[list[Mapping[str, Any]], str]:
+    """The records a hint points at, and why there are none (empty when there are)."""
+    action = hint.get("action")
+    if isinstance(action, str):
+        answer = env.options.get(action)
+        if answer is None:
+            return [], "not read"
+        return list(answer.rows), answer.problem
+    for key, source in (("field", env.values), ("row", siblings)):
+        path = hint.get(key)
+        if isinstance(path, str):
+            return _rows_at(source, path), ""
+    return [], "the schema names no source"
+
+
+def _apply_options(
+    out: FormField, node: Mapping[str, Any], env: _Env, siblings: Mapping[str, Any]
+) -> None:
+    """An ``x-hub-options`` field becomes a select of the records it names; with nothing to
+    choose from it stays an input, with a note saying why."""
+    hint = _hint(node)
+    if hint is None or out.kind not in ("integer", "number", "text"):
+        return
+    refresh = hint.get("refresh")
+    out.refresh = refresh if isinstance(refresh, str) else ""
+    if not out.editable:
+        return
+    rows, problem = _option_rows(hint, env, siblings)
+    value_key, label_key = str(hint["value"]), str(hint.get("label") or "name")
+    choices: list[tuple[str, str]] = []
+    for row in rows:
+        raw = row.get(value_key)
+        if raw in (None, "") or isinstance(raw, (dict, list)):
+            continue
+        key = _choice_key(raw)
+        if any(key == k for k, _ in choices):
+            continue
+        name = str(row.get(label_key) or "").strip()
+        choices.append((key, f"{name} ({raw})" if name else str(raw)))
+    if not choices:
+        if problem:
+            out.options_note = f"Could not list the choices: {_sentence(problem)}. Type the id."
+        else:
+            then = env.titles.get(out.refresh, out.refresh)
+            hint_text = f" (run “{then}” to read them)" if then else ""
+            out.options_note = f"Nothing to choose from yet{hint_text}. Type the id."
+        return
+    out.kind = "select"
+    out.choices = choices
+    value = out.value
+    if value not in (None, "") and _choice_key(value) not in {k for k, _ in choices}:
+        out.choices.append((_choice_key(value), f"{value} (not in the list)"))
+
+
+def _sentence(text: str) -> str:
+    return text.strip().rstrip(".")
+
+
+def _walk_schema(node: Any, root: Mapping[str, Any], depth: int = 0) -> Iterator[Mapping[str, Any]]:
+    """Every (resolved) schema node under ``node``: properties, items, map values."""
+    if depth > 12 or not isinstance(node, Mapping):
+        return
+    resolved, _ = _unwrap_nullable(node, root)
+    yield resolved
+    for sub in resolved.get("properties", {}).values():
+        yield from _walk_schema(sub, root, depth + 1)
+    for key in ("items", "additionalProperties"):
+        if isinstance(resolved.get(key), Mapping):
+            yield from _walk_schema(resolved[key], root, depth + 1)
+
+
+def option_actions(schema: Mapping[str, Any], only: Sequence[str] | None = None) -> list[str]:
+    """The actions whose answers the form's ``x-hub-options`` fields need (those of ``only``
+    when given), in schema order."""
+    root = _resolve(schema, schema)
+    names: list[str] = []
+    for name, raw in root.get("properties", {}).items():
+        if only is not None and name not in only:
+            continue
+        for node in _walk_schema(raw, schema):
+            hint = _hint(node)
+            action = hint.get("action") if hint else None
+            if isinstance(action, str) and action not in names:
+                names.append(action)
+    return names
+
+
+def refresh_actions(fields: Sequence[FormField]) -> list[str]:
+    """The actions that read the options of these fields again (``refresh``), once each."""
+    names: list[str] = []
+    for item in _walk(fields):
+        if item.refresh and item.refresh not in names:
+            names.append(item.refresh)
+    return names
 
 
 def _build(
@@ -345,12 +545,11 @@ def _build(
     value: Any,
     root: Mapping[str, Any],
     *,
-    is_admin: bool,
+    env: _Env,
     required: bool,
     secret_set: bool,
-    dynamic: Mapping[str, Sequence[tuple[str, str]]],
-    new_rows: Mapping[str, int],
     in_table: bool,
+    siblings: Mapping[str, Any],
 ) -> FormField:
     kind = _kind(node, root, in_table=in_table)
     out = FormField(
@@ -373,16 +572,18 @@ def _build(
     out.value = value
     if node.get("readOnly") or _is_managed(node):
         out.editable, out.read_only_reason = False, "read-only"
-    elif node.get("x-admin-only") and not is_admin:
+    elif node.get("x-admin-only") and not env.is_admin:
         out.editable, out.read_only_reason = False, "set by the hub's admin"
     if kind in ("select", "checkboxes"):
-        out.choices = _choices(node, root, dynamic)
+        out.choices = _choices(node, root, env.choices)
         if (
             kind == "select"
             and value not in (None, "")
             and _choice_key(value) not in {k for k, _ in out.choices}
         ):
             out.choices.append((_choice_key(value), str(value)))  # a stored value still shown
+    elif kind in ("integer", "number", "text"):
+        _apply_options(out, node, env, siblings)
     elif kind == "group":
         sub_required = set(node.get("required", ()))
         current = value if isinstance(value, Mapping) else {}
@@ -395,12 +596,11 @@ def _build(
                 sub_nullable,
                 current.get(sub_name, sub.get("default")),
                 root,
-                is_admin=is_admin,
+                env=env,
                 required=sub_name in sub_required,
                 secret_set=False,
-                dynamic=dynamic,
-                new_rows=new_rows,
                 in_table=False,
+                siblings=current,
             )
             if not out.editable:
                 child.editable, child.read_only_reason = False, out.read_only_reason
@@ -409,7 +609,7 @@ def _build(
         items, _ = _unwrap_nullable(node.get("items", {}), root)
         item_required = set(items.get("required", ()))
         rows = value if isinstance(value, list) else []
-        count = len(rows) + (new_rows.get(path, _NEW_ROWS) if out.editable else 0)
+        count = len(rows) + (env.new_rows.get(path, _NEW_ROWS) if out.editable else 0)
         out.new_rows = count - len(rows)
         for index in range(count):
             row_value = (
@@ -426,12 +626,11 @@ def _build(
                     sub_nullable,
                     row_value.get(col_name, default),
                     root,
-                    is_admin=is_admin,
+                    env=env,
                     required=col_name in item_required,
                     secret_set=False,
-                    dynamic=dynamic,
-                    new_rows=new_rows,
                     in_table=True,
+                    siblings=row_value,
                 )
                 if not out.editable:
                     cell.editable, cell.read_only_reason = False, out.read_only_reason
@@ -447,21 +646,24 @@ def _build(
         )
     elif kind == "keyvalue":
         pairs = list(value.items()) if isinstance(value, Mapping) else []
-        extra = new_rows.get(path, _NEW_ROWS) if out.editable else 0
+        extra = env.new_rows.get(path, _NEW_ROWS) if out.editable else 0
         out.new_rows = extra
+        values_node, _ = _unwrap_nullable(node.get("additionalProperties") or {}, root)
         for index, (key, item) in enumerate([*pairs, *([("", "")] * extra)]):
+            cell = FormField(
+                name="value",
+                path=f"{path}.{index}.value",
+                kind="text",
+                label="Value",
+                value=item,
+            )
+            _apply_options(cell, values_node, env, value if isinstance(value, Mapping) else {})
             out.rows.append(
                 [
                     FormField(
                         name="key", path=f"{path}.{index}.key", kind="text", label="Key", value=key
                     ),
-                    FormField(
-                        name="value",
-                        path=f"{path}.{index}.value",
-                        kind="text",
-                        label="Value",
-                        value=item,
-                    ),
+                    cell,
                 ]
             )
         out.columns = [

@@ -119,44 +119,52 @@ def _option_answers(
     names: list[str],
 ) -> dict[str, forms.Options]:
     """The answers of the actions the form's ``x-hub-options`` fields name (GET, JSON), run
-    as the API runs them (``run_action``). A refusal (not connected, the vendor's error) is
-    the answer's ``problem``: the field stays an input and says so. A connected install's
-    answers are reused for ``OPTIONS_TTL`` seconds: each is a vendor call."""
-    answers: dict[str, forms.Options] = {}
+    as the API runs them (``run_action``). Why there is no answer (not set up, not
+    connected, the vendor's refusal) is the answer's ``problem``: the field stays an input
+    and says so. Each answer is a vendor call: a connected install's answers are reused for
+    ``OPTIONS_TTL`` seconds, and after one failure the page asks no more (the vendor that did
+    not answer one list would keep every later one waiting as long)."""
     connection = (view or {}).get("connection") or {}
+    if view is None:
+        blocked = f"{manifest.title} is not set up yet"
+    elif manifest.connects and not connection.get("connected"):
+        blocked = f"{manifest.title} is not connected"
+    elif not hasattr(hub, "run_action"):
+        blocked = "actions cannot be run in this hub"
+    else:
+        blocked = ""
     account = f"{connection.get('account_id')}@{connection.get('connected_at')}"
-    reusable = view is not None and (not manifest.connects or bool(connection.get("connected")))
+    answers: dict[str, forms.Options] = {}
     for name in names:
         spec = manifest.action(name)
-        if view is None:
-            answers[name] = forms.Options(problem=f"set up {manifest.title} first")
-            continue
         if spec is None or spec.method != "GET" or spec.returns != "json":
             log.warning(
                 "%s: x-hub-options names %r, not a GET action answering JSON", manifest.id, name
             )
             answers[name] = forms.Options(problem=f"{name} is not an action that lists records")
             continue
-        if not hasattr(hub, "run_action"):
-            answers[name] = forms.Options(problem="actions cannot be run in this hub")
+        if blocked:
+            answers[name] = forms.Options(problem=blocked)
             continue
         key = (tenant.id, manifest.id, name, account)
         with _option_lock:
             cached = _option_cache.get(hub, {}).get(key)
-        if reusable and cached is not None and cached[0] > time.monotonic():
+        if cached is not None and cached[0] > time.monotonic():
             answers[name] = cached[1]
             continue
         try:
             result = hub.run_action(tenant.id, manifest.id, name, {}, actor=viewer.actor)
         except HubError as exc:
             answers[name] = forms.Options(problem=exc.detail)
+            blocked = exc.detail
             continue
         except Exception:
             log.exception("%s: the %s action failed", manifest.id, name)
-            answers[name] = forms.Options(problem=f"the {name} action failed (logged)")
+            answers[name] = forms.Options(problem=f"the {spec.title} action failed (logged)")
+            blocked = answers[name].problem
             continue
         answers[name] = forms.Options.of(result.data)
-        if reusable and not answers[name].problem:
+        if not answers[name].problem:
             with _option_lock:
                 _option_cache.setdefault(hub, {})[key] = (
                     time.monotonic() + OPTIONS_TTL,

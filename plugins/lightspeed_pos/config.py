@@ -21,6 +21,8 @@ The connection fields (``client_id``/``client_secret``, the admin-only ``api_url
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hub.plugin import managed_secret_field
@@ -29,6 +31,12 @@ from plugins.lightspeed_rseries.config import RSeriesConnectionConfig
 __all__ = ["PosConfig", "RegisterRef", "ShopMapping"]
 
 LocationCode = str
+_EMPLOYEES: dict[str, Any] = {
+    "field": "employees",
+    "value": "employee_id",
+    "label": "name",
+    "refresh": "refresh-shops",
+}
 
 
 class RegisterRef(BaseModel):
@@ -66,8 +74,23 @@ class ShopMapping(BaseModel):
         # The admin console offers the tenant's locations (hub/admin/forms.py).
         json_schema_extra={"x-choices": "locations"},
     )
-    employee_id: int | None = Field(default=None, ge=1)
-    register_id: int | None = Field(default=None, ge=1)
+    # The admin console offers the employees and this shop's registers as read by
+    # refresh-shops (``x-hub-options``, hub/admin/forms.py).
+    employee_id: int | None = Field(
+        default=None, ge=1, json_schema_extra={"x-hub-options": _EMPLOYEES}
+    )
+    register_id: int | None = Field(
+        default=None,
+        ge=1,
+        json_schema_extra={
+            "x-hub-options": {
+                "row": "registers",
+                "value": "register_id",
+                "label": "name",
+                "refresh": "refresh-shops",
+            }
+        },
+    )
     registers: list[RegisterRef] = Field(default_factory=list, max_length=200)
     archived: bool = False
 
@@ -97,10 +120,23 @@ class PosConfig(RSeriesConnectionConfig):
     )
     shop_name: str = Field(default="", max_length=200, description="Display name.")
     employee_id: int | None = Field(
-        default=None, ge=1, description="Default employee for shops without their own."
+        default=None,
+        ge=1,
+        description="Default employee for shops without their own.",
+        json_schema_extra={"x-hub-options": _EMPLOYEES},
     )
     register_id: int | None = Field(
-        default=None, ge=1, description="Default register for shops without their own."
+        default=None,
+        ge=1,
+        description="Default register for shops without their own.",
+        json_schema_extra={
+            "x-hub-options": {
+                "field": "shops.registers",
+                "value": "register_id",
+                "label": "name",
+                "refresh": "refresh-shops",
+            }
+        },
     )
     redirect_uri: str = Field(
         default="",

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -36,13 +36,26 @@ _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
+def _options(action: str, value: str) -> dict[str, Any]:
+    """The admin console offers the rows of ``action`` (by id, named) as a select
+    (``x-hub-options``, hub/admin/forms.py)."""
+    return {"action": action, "value": value, "label": "name"}
+
+
+_PAYMENT_TYPES: dict[str, Any] = {"x-hub-options": _options("payment-types", "payment_type_id")}
+
+
 class StoreMapping(BaseModel):
     """A Lightspeed shop and the hub location its stock goes to (and web orders of that
     location come from)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    shop_id: int = Field(ge=1, description="Lightspeed shopID (action `shops` lists them).")
+    shop_id: int = Field(
+        ge=1,
+        description="Lightspeed shopID (action `shops` lists them).",
+        json_schema_extra={"x-hub-options": _options("shops", "shop_id")},
+    )
     location: str = Field(
         min_length=1,
         max_length=64,
@@ -81,9 +94,13 @@ class RetailConfig(RSeriesConnectionConfig):
         None,
         ge=1,
         description="priceLevelID setting the product price (required with POS pricing).",
+        json_schema_extra={"x-hub-options": _options("price-levels", "price_level_id")},
     )
     sale_price_level: int | None = Field(
-        None, ge=1, description="priceLevelID setting sale_price (optional)."
+        None,
+        ge=1,
+        description="priceLevelID setting sale_price (optional).",
+        json_schema_extra={"x-hub-options": _options("price-levels", "price_level_id")},
     )
 
     # -- schedule (tenant time zone)
@@ -97,19 +114,26 @@ class RetailConfig(RSeriesConnectionConfig):
 
     # -- order exporting
     order_export_enabled: bool = False
-    export_employee_id: int | None = Field(None, ge=1)
-    export_register_id: int | None = Field(None, ge=1)
+    export_employee_id: int | None = Field(
+        None, ge=1, json_schema_extra={"x-hub-options": _options("employees", "employee_id")}
+    )
+    export_register_id: int | None = Field(
+        None, ge=1, json_schema_extra={"x-hub-options": _options("registers", "register_id")}
+    )
     export_when_fulfilled: bool = Field(
         False, description="A paid order waits until every line is fulfilled."
     )
     status_after_export: Literal[
         "no_change", "open", "partially_shipped", "shipped", "completed"
     ] = "no_change"
-    payment_type_map: dict[str, int] = Field(
+    payment_type_map: dict[str, Annotated[int, Field(json_schema_extra=_PAYMENT_TYPES)]] = Field(
         default_factory=dict, description="Webstore payment method → Lightspeed paymentTypeID."
     )
     default_payment_type_id: int | None = Field(
-        None, ge=1, description="paymentTypeID for a method the map does not name."
+        None,
+        ge=1,
+        description="paymentTypeID for a method the map does not name.",
+        json_schema_extra=_PAYMENT_TYPES,
     )
     placeholder_item_id: int | None = Field(
         None, ge=1, description="itemID for a line no Lightspeed item matches (a note says so)."

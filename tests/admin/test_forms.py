@@ -6,7 +6,7 @@ readOnly — rendered through the console's own templates and read from a posted
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pytest
 from jinja2 import Environment
@@ -386,3 +386,179 @@ def test_the_dms_config_renders_as_the_seed_describes() -> None:
     assert fields["threepa_password"].kind == "secret"
     assert fields["schedule"].kind == "group"
     assert fields["payment_type_map"].kind == "keyvalue"
+
+
+# -- x-hub-options: the vendor's records as selects ---------------------------------------
+
+
+def _hint(**source: str) -> dict[str, Any]:
+    return {"x-hub-options": {"label": "name", **source}}
+
+
+class RegisterRef(BaseModel):
+    register_id: int
+    name: str = ""
+
+
+class ShopRow(BaseModel):
+    shop_id: int = Field(ge=1, json_schema_extra=_hint(action="shops", value="shop_id"))
+    register_id: int | None = Field(
+        None,
+        json_schema_extra=_hint(row="registers", value="register_id", refresh="refresh-shops"),
+    )
+    registers: list[RegisterRef] = Field(default_factory=list)
+
+
+class Staff(BaseModel):
+    employee_id: int
+    name: str = ""
+
+
+class Hinted(BaseModel):
+    level: int | None = Field(
+        None, ge=1, json_schema_extra=_hint(action="price-levels", value="price_level_id")
+    )
+    employee: int | None = Field(
+        None,
+        json_schema_extra=_hint(field="staff", value="employee_id", refresh="refresh-shops"),
+    )
+    shops: list[ShopRow] = Field(default_factory=list)
+    staff: list[Staff] = Field(default_factory=list)
+    methods: dict[
+        str,
+        Annotated[int, Field(json_schema_extra=_hint(action="payment-types", value="type_id"))],
+    ] = Field(default_factory=dict)
+
+
+HINTED = Hinted.model_json_schema()
+ANSWERS = {
+    "price-levels": forms.Options.of(
+        [{"price_level_id": 1, "name": "Default"}, {"price_level_id": 4, "name": "Web Sale"}]
+    ),
+    "shops": forms.Options.of({"items": [{"shop_id": 1, "name": "Main Street"}]}),
+    "payment-types": forms.Options.of([{"type_id": 2, "name": "Credit Card"}]),
+}
+HINTED_VALUES = {
+    "level": 4,
+    "employee": 2,
+    "staff": [{"employee_id": 1, "name": "Ada Admin"}, {"employee_id": 2, "name": "Sam Clerk"}],
+    "shops": [
+        {"shop_id": 1, "register_id": 3, "registers": [{"register_id": 3, "name": "Till 1"}]},
+        {"shop_id": 7, "registers": [{"register_id": 2, "name": "Outlet Till"}]},
+    ],
+    "methods": {"visa": 2},
+}
+
+
+def hinted(
+    values: dict[str, Any] | None = None, answers: dict[str, forms.Options] | None = None
+) -> dict[str, forms.FormField]:
+    return by_name(
+        forms.build_form(
+            HINTED,
+            HINTED_VALUES if values is None else values,
+            is_admin=True,
+            options=ANSWERS if answers is None else answers,
+            action_titles={"refresh-shops": "Re-download shops"},
+        )
+    )
+
+
+def test_the_form_names_the_actions_its_options_come_from() -> None:
+    assert forms.option_actions(HINTED) == ["price-levels", "shops", "payment-types"]
+    assert forms.option_actions(HINTED, only=["shops"]) == ["shops"]
+    assert forms.refresh_actions(list(hinted().values())) == ["refresh-shops"]
+
+
+def test_an_action_s_records_are_a_select_of_names_with_the_stored_id_chosen() -> None:
+    level = hinted()["level"]
+    assert level.kind == "select" and level.options_note == ""
+    assert level.choices == [("1", "Default (1)"), ("4", "Web Sale (4)")]
+    html = render([level])
+    assert '<option value="4" selected>Web Sale (4)</option>' in html
+    assert '<option value="">(none)</option>' in html  # nullable: it may be left unset
+
+
+def test_a_stored_id_the_vendor_no_longer_lists_stays_chosen_and_says_so() -> None:
+    level = hinted({**HINTED_VALUES, "level": 9})["level"]
+    assert level.choices[-1] == ("9", "9 (not in the list)")
+    assert '<option value="9" selected>9 (not in the list)</option>' in render([level])
+
+
+def test_records_stored_in_the_config_and_in_the_row_itself_are_offered() -> None:
+    fields = hinted()
+    assert fields["employee"].choices == [("1", "Ada Admin (1)"), ("2", "Sam Clerk (2)")]
+    rows = fields["shops"].rows
+    by_column = [{c.name: c for c in row} for row in rows]
+    assert by_column[0]["register_id"].choices == [("3", "Till 1 (3)")]  # its own registers
+    assert by_column[1]["register_id"].choices == [("2", "Outlet Till (2)")]
+    assert by_column[0]["shop_id"].choices == [("1", "Main Street (1)")]
+    assert by_column[1]["shop_id"].choices[-1] == ("7", "7 (not in the list)")
+    html = render([fields["shops"]])
+    assert 'aria-label="Register Id, row 1"' in html
+    assert '<option value="3" selected>Till 1 (3)</option>' in html
+
+
+def test_a_map_s_values_are_chosen_from_the_records() -> None:
+    methods = hinted()["methods"]
+    value = methods.rows[0][1]
+    assert value.kind == "select" and value.choices == [("2", "Credit Card (2)")]
+    blank = methods.rows[1][1]
+    html = render([methods])
+    assert blank.kind == "select" and '<option value="">Choose…</option>' in html
+
+
+def test_a_refused_action_leaves_an_input_with_the_reason_beside_it() -> None:
+    refused = forms.Options(problem="the price-levels action needs a connection")
+    level = hinted(answers={**ANSWERS, "price-levels": refused})["level"]
+    assert level.kind == "integer"
+    assert level.options_note == (
+        "Could not list the choices: the price-levels action needs a connection. Type the id."
+    )
+    html = render([level])
+    assert 'type="number"' in html and 'value="4"' in html
+    assert 'id="f-config-level-options"' in html
+    assert 'aria-describedby="f-config-level-options"' in html
+    # an action the console did not run is not a select either
+    assert hinted(answers={})["level"].options_note.startswith("Could not list the choices")
+
+
+def test_records_never_read_leave_an_input_that_says_how_to_read_them() -> None:
+    fields = hinted({"employee": 2, "staff": [], "shops": [{"shop_id": 1}]})
+    assert fields["employee"].kind == "integer"
+    assert "run “Re-download shops” to read them" in fields["employee"].options_note
+    register = {c.name: c for c in fields["shops"].rows[0]}["register_id"]
+    assert register.kind == "integer" and "Type the id" in register.options_note
+    assert 'id="f-config-shops-0-register_id-options"' in render([fields["shops"]])
+
+
+def test_an_action_answer_that_is_not_a_list_is_a_problem() -> None:
+    assert forms.Options.of({"total": 3}).problem
+    assert forms.Options.of([{"a": 1}, "x"]).rows == ({"a": 1},)
+
+
+def test_a_chosen_record_reads_back_as_its_id() -> None:
+    posted = Posted(
+        [
+            ("config.level", "4"),
+            ("config.employee", ""),
+            ("config.shops._rows", "2"),
+            ("config.shops.0.shop_id", "1"),
+            ("config.shops.0.register_id", "3"),
+            ("config.shops.0.registers", '[{"register_id": 3, "name": "Till 1"}]'),
+            ("config.shops.1._new", "1"),
+            ("config.shops.1.shop_id", ""),
+            ("config.shops.1.register_id", ""),
+            ("config.shops.1.registers", ""),
+            ("config.methods._rows", "1"),
+            ("config.methods.0.key", "visa"),
+            ("config.methods.0.value", "2"),
+        ]
+    )
+    config, problems = forms.read_form(HINTED, posted, {}, is_admin=True)
+    assert problems == []
+    assert config["level"] == 4 and config["employee"] is None
+    assert config["shops"] == [
+        {"shop_id": 1, "register_id": 3, "registers": [{"register_id": 3, "name": "Till 1"}]}
+    ]
+    assert Hinted.model_validate({**config, "staff": []}).methods == {"visa": 2}
