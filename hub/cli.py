@@ -292,8 +292,8 @@ def action_cmd(tenant_slug: str, plugin_id: str, action: str, params: tuple[str,
         raise click.ClickException(exc.detail + (f" ({fields})" if fields else "")) from None
     if result.redirect is not None:
         click.echo(result.redirect)
-    elif result.csv is not None and (spec is None or spec.returns == "csv"):
-        click.echo(result.csv, nl=not result.csv.endswith("\n"))
+    elif (text := result.csv_text()) is not None and (spec is None or spec.returns == "csv"):
+        click.echo(text, nl=not text.endswith("\n"))
     else:
         click.echo(json.dumps(result.data, indent=2, default=str))
 

@@ -176,7 +176,12 @@ def run_pos_flow(
             base,
             json={
                 "enabled": True,
-                "config": {**config, "shops": mapped, "shops_mapping_enabled": True},
+                "config": {
+                    **config,
+                    "shops": mapped,
+                    "employees": shops["employees"],
+                    "shops_mapping_enabled": True,
+                },
             },
         )
         refused = http.put(
@@ -185,6 +190,7 @@ def run_pos_flow(
                 "enabled": True,
                 "config": {
                     **config,
+                    "employees": shops["employees"],
                     "shops_mapping_enabled": True,
                     "shops": [
                         {**mapped[0], "warehouses": ["AUS-FLOOR"]},

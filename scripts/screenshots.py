@@ -63,6 +63,7 @@ def _pages(console: DemoConsole) -> list[tuple[str, str]]:
         ("install", f"{t}/plugins/lightspeed_dms"),
         ("supplier-codes", f"{t}/plugins/lightspeed_dms/fields/supplier_codes"),
         ("pending-mappings", f"{t}/plugins/lightspeed_retail/pending"),
+        ("pos-shops", f"{t}/plugins/lightspeed_pos/fields/shops"),
         ("runs", f"{t}/runs"),
         ("run", f"{t}/runs/{sync['run_id']}"),
         ("orders", f"{t}/orders"),

@@ -116,6 +116,8 @@ class FormField:
     error: str = ""
     options_note: str = ""  # why an ``x-hub-options`` field offers nothing to choose from
     refresh: str = ""  # the action that reads its options again
+    carried: list[str] = field(default_factory=list)  # a read-only table cell's hidden values
+    fixed_rows: bool = False  # a table whose rows come from the vendor: no blank row to add
 
     @property
     def html_id(self) -> str:
@@ -188,8 +190,25 @@ def display(value: Any) -> str:
     if isinstance(value, list):
         return ", ".join(display(v) for v in value)
     if isinstance(value, dict):
+        if value.get("name"):  # a vendor record: its name and id, "Till 1 (3)"
+            ids = [str(v) for k, v in value.items() if k.endswith("_id")]
+            return f"{value['name']} ({ids[0]})" if ids else str(value["name"])
         return json.dumps(value, sort_keys=True)
     return str(value)
+
+
+def carried(kind: str, value: Any) -> list[str]:
+    """What a read-only cell of a table posts back (hidden inputs) so its row keeps the
+    stored value: the rows are read by position, and a cell left out would drop it."""
+    if kind == "boolean":
+        return ["1"] if value else []
+    if kind == "checkboxes":
+        return [_choice_key(v) for v in value or []]
+    if kind == "lines":
+        return ["\n".join(str(v) for v in value or [])]
+    if kind == "json":
+        return [json.dumps(value)] if value is not None else []
+    return [display(value)]
 
 
 def _choice_key(value: Any) -> str:
@@ -531,7 +550,8 @@ def option_actions(schema: Mapping[str, Any], only: Sequence[str] | None = None)
 def refresh_actions(fields: Sequence[FormField]) -> list[str]:
     """The actions that read the options of these fields again (``refresh``), once each."""
     names: list[str] = []
-    for item in _walk(fields):
+    walked = _walk(fields)
+    for item in [*walked, *(c for f in walked for c in f.columns)]:
         if item.refresh and item.refresh not in names:
             names.append(item.refresh)
     return names
@@ -609,7 +629,14 @@ def _build(
         items, _ = _unwrap_nullable(node.get("items", {}), root)
         item_required = set(items.get("required", ()))
         rows = value if isinstance(value, list) else []
-        count = len(rows) + (env.new_rows.get(path, _NEW_ROWS) if out.editable else 0)
+        # A column the integrator cannot type (``readOnly``: read from the vendor, e.g. a
+        # shop's id and registers) makes the rows the vendor's: no blank row to add.
+        out.fixed_rows = any(
+            _unwrap_nullable(raw, root)[0].get("readOnly")
+            for raw in items.get("properties", {}).values()
+        )
+        adding = out.editable and not out.fixed_rows
+        count = len(rows) + (env.new_rows.get(path, _NEW_ROWS) if adding else 0)
         out.new_rows = count - len(rows)
         for index in range(count):
             row_value = (
@@ -634,14 +661,31 @@ def _build(
                 )
                 if not out.editable:
                     cell.editable, cell.read_only_reason = False, out.read_only_reason
+                elif not cell.editable and sub.get("readOnly"):
+                    stored = row_value.get(col_name, default)
+                    if cell.kind == "json":
+                        cell.value = stored  # shown as names ("Till 1 (3)"), not JSON text
+                    cell.carried = carried(cell.kind, stored)
                 cells.append(cell)
             out.rows.append(cells)
         out.columns = (
             out.rows[0]
             if out.rows
-            else [
-                FormField(name=c, path=f"{path}.0.{c}", kind="text", label=humanize(c))
-                for c in items.get("properties", {})
+            else [  # no rows: the columns still say what they hold and how to fill them
+                _build(
+                    c,
+                    f"{path}.0.{c}",
+                    _unwrap_nullable(raw, root)[0],
+                    _unwrap_nullable(raw, root)[1],
+                    None,
+                    root,
+                    env=env,
+                    required=c in item_required,
+                    secret_set=False,
+                    in_table=True,
+                    siblings={},
+                )
+                for c, raw in items.get("properties", {}).items()
             ]
         )
     elif kind == "keyvalue":

@@ -549,9 +549,9 @@ def _run_action(
         return redirect(request, then, ("ok", f"{spec.title}: {_summary(result.data)}."))
     if spec.returns == "redirect" and result.redirect:
         return Redirect(path=result.redirect, status_code=303)
-    if spec.returns == "csv" and result.csv is not None:
+    if spec.returns == "csv" and (text := result.csv_text()) is not None:
         return Response(
-            result.csv,
+            text,
             media_type="text/csv; charset=utf-8",
             headers={
                 "Content-Disposition": f'attachment; filename="{plugin_id}-{name}.csv"',

@@ -123,8 +123,8 @@ def _run(
         )
     if spec.returns == "csv":
         if answer_format == "csv":
-            return Response(result.csv or "", media_type="text/csv; charset=utf-8")
-        data = result.data if result.data is not None else _csv_rows(result.csv or "")
+            return Response(result.csv_text() or "", media_type="text/csv; charset=utf-8")
+        data = result.data if result.data is not None else _csv_rows(result.csv_text() or "")
         return Response(ActionAnswer(data))
     return Response(ActionAnswer(result.data))
 

@@ -91,18 +91,27 @@ def update_pending(
     _upsert(session, install_id, items)
 
 
-def pending_count(session: Session, install_id: int) -> int:
-    return int(
-        session.exec(select(func.count()).where(col(PendingMapping.install_id) == install_id)).one()
-    )
+def pending_count(session: Session, install_id: int, *, reason: str | None = None) -> int:
+    """How many of the install's records are pending (with ``reason``: for that reason)."""
+    query = select(func.count()).where(col(PendingMapping.install_id) == install_id)
+    if reason:
+        query = query.where(col(PendingMapping.reason) == reason)
+    return int(session.exec(query).one())
 
 
 def page_pending(
-    session: Session, install_id: int, *, after_id: int | None = None, limit: int = 100
+    session: Session,
+    install_id: int,
+    *,
+    after_id: int | None = None,
+    limit: int = 100,
+    reason: str | None = None,
 ) -> list[tuple[int, dict[str, Any]]]:
-    """Up to ``limit`` pending rows after ``after_id``, in id order: ``(id, row)`` with
-    ``vendor_id, reason, ref, details, seen_at``."""
+    """Up to ``limit`` pending rows after ``after_id`` (with ``reason``: of that reason only),
+    in id order: ``(id, row)`` with ``vendor_id, reason, ref, details, seen_at``."""
     query = select(PendingMapping).where(PendingMapping.install_id == install_id)
+    if reason:
+        query = query.where(col(PendingMapping.reason) == reason)
     if after_id is not None:
         query = query.where(col(PendingMapping.id) > after_id)
     rows = session.exec(query.order_by(col(PendingMapping.id)).limit(limit))

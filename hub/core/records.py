@@ -7,6 +7,7 @@ them. Everything here is plain data (dataclasses / pydantic), with no database a
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -156,11 +157,19 @@ class ActionSpec(BaseModel):
 
 @dataclass(frozen=True)
 class ActionResult:
-    """What an action answers: ``data`` for JSON, ``csv`` text, or a ``redirect`` URL."""
+    """What an action answers: ``data`` for JSON, ``csv`` text, or a ``redirect`` URL.
+
+    ``csv`` may be a function returning the text, for a CSV that costs to build (every row
+    of a long list) and is built only when the caller asks for it (``format=csv``): read it
+    with :meth:`csv_text`."""
 
     data: Any = None
-    csv: str | None = None
+    csv: str | Callable[[], str] | None = None
     redirect: str | None = None
+
+    def csv_text(self) -> str | None:
+        """The CSV text (built now when ``csv`` is a function), or None."""
+        return self.csv() if callable(self.csv) else self.csv
 
 
 @dataclass(frozen=True)

@@ -708,17 +708,20 @@ class PluginContext:
             else:
                 pending.update_pending(tx.session, self.install_id, items, resolved)
 
-    def pending_count(self) -> int:
+    def pending_count(self, *, reason: str | None = None) -> int:
+        """How many records are pending (with ``reason``: for that reason)."""
         with self._hub.db.read() as session:
-            return pending.pending_count(session, self.install_id)
+            return pending.pending_count(session, self.install_id, reason=reason)
 
     def pending_page(
-        self, *, after_id: int | None = None, limit: int = 100
+        self, *, after_id: int | None = None, limit: int = 100, reason: str | None = None
     ) -> list[tuple[int, dict[str, Any]]]:
-        """Pending rows after ``after_id`` (id order): ``(id, {vendor_id, reason, ref,
-        details, seen_at})``."""
+        """Pending rows after ``after_id`` (id order; with ``reason``: of that reason only):
+        ``(id, {vendor_id, reason, ref, details, seen_at})``."""
         with self._hub.db.read() as session:
-            return pending.page_pending(session, self.install_id, after_id=after_id, limit=limit)
+            return pending.page_pending(
+                session, self.install_id, after_id=after_id, limit=limit, reason=reason
+            )
 
     def set_prices(
         self, prices: Sequence[tuple[int, Decimal | None, Decimal | None]], *, sale: bool

@@ -66,8 +66,10 @@ class ShopMapping(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    shop_id: int = Field(ge=1)
-    name: str = Field(default="", max_length=200)
+    # Read from Lightspeed (``readOnly``: the console shows them and sends them back; the
+    # rows come from refresh-shops, not from typing).
+    shop_id: int = Field(ge=1, title="Shop", json_schema_extra={"readOnly": True})
+    name: str = Field(default="", max_length=200, json_schema_extra={"readOnly": True})
     warehouses: list[LocationCode] = Field(
         default_factory=list,
         max_length=50,
@@ -77,11 +79,12 @@ class ShopMapping(BaseModel):
     # The admin console offers the employees and this shop's registers as read by
     # refresh-shops (``x-hub-options``, hub/admin/forms.py).
     employee_id: int | None = Field(
-        default=None, ge=1, json_schema_extra={"x-hub-options": _EMPLOYEES}
+        default=None, ge=1, title="Employee", json_schema_extra={"x-hub-options": _EMPLOYEES}
     )
     register_id: int | None = Field(
         default=None,
         ge=1,
+        title="Register",
         json_schema_extra={
             "x-hub-options": {
                 "row": "registers",
@@ -91,8 +94,10 @@ class ShopMapping(BaseModel):
             }
         },
     )
-    registers: list[RegisterRef] = Field(default_factory=list, max_length=200)
-    archived: bool = False
+    registers: list[RegisterRef] = Field(
+        default_factory=list, max_length=200, json_schema_extra={"readOnly": True}
+    )
+    archived: bool = Field(default=False, json_schema_extra={"readOnly": True})
 
     @field_validator("warehouses")
     @classmethod

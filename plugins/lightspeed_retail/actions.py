@@ -161,29 +161,25 @@ def _pending(ctx: PluginContext, params: dict[str, Any]) -> ActionResult:
             f"unknown reason {reason!r}", fields={"params.reason": ", ".join(sorted(REASONS))}
         )
 
-    def rows_after(after: int | None, count: int) -> tuple[list[dict[str, Any]], int | None]:
-        found: list[dict[str, Any]] = []
-        last = after
-        while len(found) < count:
-            page = ctx.pending_page(after_id=last, limit=max(count, 100))
-            if not page:
-                return found, None
-            for row_id, row in page:
-                last = row_id
-                if not reason or row["reason"] == reason:
-                    found.append(_row(row))
-                    if len(found) == count:
-                        return found, row_id
-        return found, last
+    chosen = reason or None
+    page = ctx.pending_page(after_id=cursor, limit=limit + 1, reason=chosen)
+    items = [_row(row) for _, row in page[:limit]]
+    more = len(page) > limit
 
-    items, next_id = rows_after(cursor, limit)
-    has_more = next_id is not None and bool(rows_after(next_id, 1)[0])
-    everything, _ = rows_after(None, 1_000_000)
+    def everything() -> str:
+        """Every pending row (of ``reason``), read in pages: built only for ``format=csv``."""
+        rows: list[list[Any]] = []
+        last: int | None = None
+        while batch := ctx.pending_page(after_id=last, limit=1000, reason=chosen):
+            rows.extend([_row(row)[k] for k in PENDING_HEADER] for _, row in batch)
+            last = batch[-1][0]
+        return report_csv(PENDING_HEADER, rows)
+
     return ActionResult(
         data={
             "items": items,
-            "total": ctx.pending_count() if not reason else len(everything),
-            "next_cursor": str(next_id) if has_more else None,
+            "total": ctx.pending_count(reason=chosen),
+            "next_cursor": str(page[limit - 1][0]) if more else None,
         },
-        csv=report_csv(PENDING_HEADER, [[r[k] for k in PENDING_HEADER] for r in everything]),
+        csv=everything,
     )

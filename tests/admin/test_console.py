@@ -283,9 +283,11 @@ def test_pos_listings_are_enabled_in_bulk_and_shops_map_to_locations(
     log_in(page, console.acme_key, "/admin/tenants/acme/plugins/lightspeed_pos")
     page.goto("/admin/tenants/acme/plugins/lightspeed_pos")
     assert "Connect" in page.locator("#status").inner_text()
-    # the shops table offers the tenant's locations as warehouses
+    # the shops are read from Lightspeed, not typed in: before a refresh, none to map
     page.goto("/admin/tenants/acme/plugins/lightspeed_pos/fields/shops")
-    assert page.locator("tr.new-row input[type=checkbox][value=store]").count() == 1
+    assert "None yet: these rows are read from the vendor" in page.locator("#main").inner_text()
+    assert page.locator("button:has-text('Add a row')").count() == 0
+    assert page.locator("button:has-text('Re-Download Lightspeed POS Shops')").count() == 1
     page.goto("/admin/tenants/acme/plugins/lightspeed_pos/listings")
     page.fill("#skus", "TR-12345\nKA-99")
     page.click("button:has-text('Enable')")

@@ -562,3 +562,72 @@ def test_a_chosen_record_reads_back_as_its_id() -> None:
         {"shop_id": 1, "register_id": 3, "registers": [{"register_id": 3, "name": "Till 1"}]}
     ]
     assert Hinted.model_validate({**config, "staff": []}).methods == {"visa": 2}
+
+
+def test_read_only_columns_are_shown_and_sent_back_so_a_save_keeps_them() -> None:
+    from html.parser import HTMLParser
+
+    from plugins.lightspeed_pos.config import PosConfig
+
+    schema = PosConfig.model_json_schema()
+    shops = [
+        {
+            "shop_id": 1,
+            "name": "Austin Showroom",
+            "warehouses": ["W1"],
+            "employee_id": None,
+            "register_id": 3,
+            "registers": [{"register_id": 3, "name": "Showroom Till"}],
+            "archived": False,
+        },
+        {
+            "shop_id": 2,
+            "name": "Old Shop",
+            "warehouses": [],
+            "employee_id": None,
+            "register_id": None,
+            "registers": [],
+            "archived": True,
+        },
+    ]
+    (field,) = forms.build_form(
+        schema,
+        {"shops": shops},
+        is_admin=True,
+        only=["shops"],
+        choices={"locations": [("W1", "W1"), ("W2", "W2")]},
+    )
+    assert field.fixed_rows and field.new_rows == 0  # the shops come from Lightspeed
+    html = render([field])
+    assert "Add a row" not in html and "Showroom Till (3)" in html
+    assert 'name="config.shops.0.shop_id" type="number"' not in html  # not typed in
+
+    class Inputs(HTMLParser):
+        """What a browser posts: inputs, checked boxes, selected options."""
+
+        pairs: list[tuple[str, str]] = []
+        select: str | None = None
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            a = dict(attrs)
+            name, kind = a.get("name"), a.get("type")
+            if tag == "select":
+                self.select = name
+            if tag == "option" and self.select and "selected" in a:
+                self.pairs.append((self.select, a.get("value") or ""))
+            if tag != "input" or not name or kind == "submit":
+                return
+            if kind == "checkbox" and "checked" not in a:
+                return
+            self.pairs.append((name, a.get("value") or ""))
+
+    parser = Inputs()
+    parser.pairs = []
+    parser.feed(html)
+    posted = Posted([*parser.pairs, ("config.shops.1.warehouses", "W2")])  # the one edit
+    config, problems = forms.read_form(
+        schema, posted, {"shops": shops}, is_admin=True, only=["shops"]
+    )
+    assert problems == []
+    assert config["shops"][0] == {**shops[0], "employee_id": None}
+    assert config["shops"][1] == {**shops[1], "warehouses": ["W2"]}

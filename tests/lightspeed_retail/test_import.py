@@ -168,7 +168,7 @@ def test_each_pending_reason_is_listed_and_warned(start_world: Callable[..., Ret
     }
     assert run["counts"]["pending"] == 5
     assert "Pending mappings: 5 items do not sync" in world.view()["warnings"]
-    as_csv = _rows(world.action("pending-mappings").csv or "")
+    as_csv = _rows(world.action("pending-mappings").csv_text() or "")
     assert {r["item_id"] for r in as_csv} == set(reasons)
     assert next(r for r in as_csv if r["item_id"] == "14")["upc"] == "141414141414"
     page = world.action("pending-mappings", limit="2").data
