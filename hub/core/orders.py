@@ -81,6 +81,9 @@ Money = Annotated[Decimal, Field(json_schema_extra={"pattern": MONEY_PATTERN})]
 """An order amount: a string matching :data:`~hub.core.inputs.MONEY_PATTERN`."""
 
 
+_MONEY_LIMIT = Decimal("1e12")
+
+
 def _money_field(value: Any) -> Decimal:
     """A money amount: a string matching ``MONEY_PATTERN`` (a JSON number is refused: its
     float would not say which cents were meant); a ``Decimal`` from Python code."""
@@ -92,11 +95,12 @@ def _money_field(value: Any) -> Decimal:
         raise ValueError("must have at most two decimal places")
     else:
         raise ValueError('must be a decimal string such as "24.95"')
-    if abs(amount) >= Decimal("1e12"):
+    if abs(amount) >= _MONEY_LIMIT:
         raise ValueError("is too large")
-    if amount != amount.quantize(CENT):
+    cents = amount.quantize(CENT)
+    if amount != cents:
         raise ValueError("must have at most two decimal places")
-    return amount.quantize(CENT)
+    return cents
 
 
 def _stripped(model: Any) -> Any:
@@ -196,8 +200,7 @@ class OrderIn(BaseModel):
         return self
 
     def body_hash(self) -> str:
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        return _digest(self.model_dump(mode="json"))
 
 
 def find_order(session: Session, tenant_id: int, number: str) -> Order:
@@ -269,7 +272,7 @@ def store_order(session: Session, tenant_id: int, body: OrderIn) -> tuple[Order,
     return order, True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OrderImport:
     """One vendor record (e.g. a POS sale) to import as an order with its stock movements
     (see ``PluginContext.import_orders``): the order, the vendor's id of the record, the
@@ -282,7 +285,7 @@ class OrderImport:
     notes: tuple[tuple[str, str], ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OrderImported:
     """What ``import_orders`` did with one :class:`OrderImport`: the order's number and id,
     whether this call created it, whether it booked its stock movements (False when an
@@ -296,7 +299,7 @@ class OrderImported:
     conflict: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StoredOrder:
     """What :func:`store_orders` did with one body: the order's id, number and status,
     whether this call created it, and ``conflict`` when a stored order with that number has
@@ -315,38 +318,106 @@ def _row_template(model: type[Any], **required: Any) -> dict[str, Any]:
     return dict(model(**required).model_dump(exclude={"id"}))
 
 
+# ``json.dumps(…, sort_keys=True, separators=(",", ":"))``, built once (a dump holds no
+# cycles to check for).
+_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), check_circular=False)
+
+
+def _digest(dumped: dict[str, Any]) -> str:
+    """:meth:`OrderIn.body_hash` of an order's ``model_dump(mode="json")``."""
+    return hashlib.sha256(_CANONICAL_JSON.encode(dumped).encode()).hexdigest()
+
+
+_LOOKUP_CHUNK = 500
+
+
+def _in_list(values: Sequence[Any]) -> tuple[str, dict[str, Any]]:
+    """``:v0, :v1, …`` and their parameters, for an ``IN (…)`` of direct SQL."""
+    params = {f"v{n}": value for n, value in enumerate(values)}
+    return ", ".join(f":{name}" for name in params), params
+
+
+def _order_ids(
+    sql: DirectSql, tenant_id: int, numbers: Sequence[str]
+) -> dict[str, tuple[Any, ...]]:
+    """Number → ``(id, status, body hash)`` of the tenant's stored orders among ``numbers``."""
+    found: dict[str, tuple[Any, ...]] = {}
+    for start in range(0, len(numbers), _LOOKUP_CHUNK):
+        marks, params = _in_list(numbers[start : start + _LOOKUP_CHUNK])
+        for order_id, number, status, digest in sql.rows(
+            f"SELECT id, number, status, body_hash FROM orders "
+            f"WHERE tenant_id = :t AND number IN ({marks})",
+            t=tenant_id,
+            **params,
+        ):
+            found[str(number)] = (int(order_id), str(status), str(digest))
+    return found
+
+
+def _insert_rows(session: Session, table: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert ``rows`` (each with the same columns) with one ``executemany`` on the driver's
+    connection, each value bound by its column's type exactly as the ORM binds it, without
+    SQLAlchemy's cost per row (a page of sales is hundreds of rows)."""
+    if not rows:
+        return
+    sql = DirectSql.of(session)
+    dialect = session.connection().dialect
+    names = list(rows[0])
+    first = rows[0]
+    binders: list[tuple[str, Any]] = []
+    shared: dict[str, Any] = {}  # bound once: the same object in every row (a template's)
+    for name in names:
+        bind = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if bind is None:
+            continue
+        if all(row[name] is first[name] for row in rows):
+            shared[name] = bind(first[name])
+        else:
+            binders.append((name, bind))
+    quote = dialect.identifier_preparer.quote
+    statement = (
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(name) for name in names)}) "
+        f"VALUES ({', '.join(f':{name}' for name in names)})"
+    )
+    bound = []
+    for row in rows:
+        values = dict(row)
+        values.update(shared)
+        for name, bind in binders:
+            values[name] = bind(values[name])
+        bound.append(values)
+    sql.run_many(statement, bound)
+
+
 def store_orders(session: Session, tenant_id: int, bodies: Sequence[OrderIn]) -> list[StoredOrder]:
     """:func:`store_order` for a batch, in the caller's transaction, in a few statements for
     the whole batch (one lookup of the numbers, one of the SKUs, one bulk insert of the
-    orders and one of their lines) — a vendor's page of sales costs about what one order
-    does. Never raises :class:`Conflict`: a stored order with another body is returned as it
-    is, ``conflict`` set. A number given twice is created once."""
+    orders and one of their lines, on the driver's connection) — a vendor's page of sales
+    costs about what one order does. Never raises :class:`Conflict`: a stored order with
+    another body is returned as it is, ``conflict`` set. A number given twice is created
+    once."""
+    sql = DirectSql.of(session)
     numbers = sorted({b.number for b in bodies})
-    existing: dict[str, tuple[int, str, str]] = {}  # number → (id, status, body hash)
-    for start in range(0, len(numbers), 500):
-        rows = session.execute(
-            sa_select(Order.id, Order.number, Order.status, Order.body_hash).where(  # type: ignore[call-overload]
-                col(Order.tenant_id) == tenant_id,
-                col(Order.number).in_(numbers[start : start + 500]),
-            )
-        )
-        for order_id, number, status, digest in rows:
-            existing[number] = (int(order_id), str(status), str(digest))
+    existing = _order_ids(sql, tenant_id, numbers)  # number → (id, status, body hash)
     skus = sorted({line.sku for b in bodies for line in b.lines})
     products: dict[str, int] = {}
-    for start in range(0, len(skus), 500):
-        for pid, sku in session.exec(
-            select(Product.id, Product.sku).where(
-                Product.tenant_id == tenant_id, col(Product.sku).in_(skus[start : start + 500])
-            )
+    for start in range(0, len(skus), _LOOKUP_CHUNK):
+        marks, params = _in_list(skus[start : start + _LOOKUP_CHUNK])
+        for pid, sku in sql.rows(
+            f"SELECT id, sku FROM products WHERE tenant_id = :t AND sku IN ({marks})",
+            t=tenant_id,
+            **params,
         ):
-            products[sku] = int(pid or 0)
+            products[str(sku)] = int(pid or 0)
     template = _row_template(Order, tenant_id=tenant_id, number="-")
     results: list[StoredOrder | None] = []
     new: list[tuple[int, OrderIn, dict[str, Any]]] = []
     pending: dict[str, str] = {}
+    digests: list[str] = []
     for n, body in enumerate(bodies):
-        digest = body.body_hash()
+        dumped = body.model_dump(mode="json")
+        digest = _digest(dumped)
+        digests.append(digest)
         found = existing.get(body.number)
         if found is not None:
             results.append(
@@ -365,9 +436,10 @@ def store_orders(session: Session, tenant_id: int, bodies: Sequence[OrderIn]) ->
             placed_at=body.placed_at,
             currency=body.currency,
             customer_id=body.customer_id,
-            billing=body.billing.model_dump(),
-            shipping=body.shipping.model_dump(),
-            payments=[p.model_dump(mode="json") for p in body.payments],
+            # The addresses and payments as JSON: what the model dumps of them.
+            billing=dumped["billing"],
+            shipping=dumped["shipping"],
+            payments=dumped["payments"],
             shipping_cost=body.shipping_cost,
             shipping_carrier=body.shipping_carrier,
             shipping_method=body.shipping_method,
@@ -380,11 +452,13 @@ def store_orders(session: Session, tenant_id: int, bodies: Sequence[OrderIn]) ->
         results.append(None)
     order_rows = [row for _, _, row in new if row]
     if order_rows:
-        table = Order.__table__  # type: ignore[attr-defined]
-        inserted = session.execute(
-            sa_insert(table).returning(table.c.id, table.c.number), order_rows
-        ).all()
-        ids = {str(number): int(order_id) for order_id, number in inserted}
+        _insert_rows(session, Order.__table__, order_rows)  # type: ignore[attr-defined]
+        ids = {
+            number: int(found[0])
+            for number, found in _order_ids(
+                sql, tenant_id, [str(row["number"]) for row in order_rows]
+            ).items()
+        }
         line_template = _row_template(
             OrderLine, order_id=0, line_no=0, sku="-", quantity=0, unit_price=Decimal(0)
         )
@@ -392,9 +466,12 @@ def store_orders(session: Session, tenant_id: int, bodies: Sequence[OrderIn]) ->
         for n, body, row in new:
             order_id = ids[body.number]
             if not row:
-                digest = body.body_hash()
                 results[n] = StoredOrder(
-                    order_id, body.number, "open", False, conflict=digest != pending[body.number]
+                    order_id,
+                    body.number,
+                    "open",
+                    False,
+                    conflict=digests[n] != pending[body.number],
                 )
                 continue
             results[n] = StoredOrder(order_id, body.number, str(row["status"]), True)
@@ -412,8 +489,7 @@ def store_orders(session: Session, tenant_id: int, bodies: Sequence[OrderIn]) ->
                     location_code=line.location,
                 )
                 lines.append(values)
-        if lines:
-            session.execute(sa_insert(OrderLine.__table__), lines)  # type: ignore[attr-defined]
+        _insert_rows(session, OrderLine.__table__, lines)  # type: ignore[attr-defined]
     return [r for r in results if r is not None]
 
 

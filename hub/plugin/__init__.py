@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from hub.core.changes import ChangeBatch, InventoryChange, ProductChange
 from hub.core.errors import ConnectRefused, HubError, Invalid, NotFound, Refused
+from hub.core.inventory import BoundProduct, LocationsResult
 from hub.core.listings import ListingView
 from hub.core.orders import AddressIn, LineIn, OrderImport, OrderImported, OrderIn, PaymentIn
 from hub.core.records import (
@@ -72,6 +73,7 @@ __all__ = [
     "AddressIn",
     "ApplyOutcome",
     "ApplyResult",
+    "BoundProduct",
     "Capability",
     "ChangeBatch",
     "Claim",
@@ -92,6 +94,7 @@ __all__ = [
     "JobSpec",
     "LineIn",
     "ListingView",
+    "LocationsResult",
     "MatchRule",
     "NotFound",
     "OfferSnapshot",

@@ -37,8 +37,13 @@ from hub.core.crypto import SecretBox
 from hub.core.db import Database
 from hub.core.errors import NotFound
 from hub.core.inventory import (
+    BoundProduct,
+    LocationsResult,
     apply_inventory,
+    apply_inventory_locations,
+    bound_products,
     emit_inventory_changed,
+    location_ids,
     move_stock_once,
     stock_by_location,
 )
@@ -229,6 +234,44 @@ class PluginContext:
             tx.result = result
         return result
 
+    def apply_inventory_locations(
+        self,
+        records: Sequence[InventoryRecord],
+        quantities: Mapping[str, Sequence[int]],
+        *,
+        rule: MatchRule,
+        clear: Sequence[ClearScope] = (),
+        checkpoint: Checkpoint = None,
+    ) -> LocationsResult:
+        """:meth:`apply_inventory` of one batch at several locations, in one transaction:
+        ``quantities`` maps a location code to the quantity there of each record (in the
+        records' order; a record's own ``quantity`` is not used). The records are matched
+        once; each location gets what :meth:`apply_inventory` would do there. The result is
+        by record position and location code (``result.outcomes["main"][i]``; see
+        :class:`~hub.plugin.LocationsResult`). ``inventory.changed`` is raised per location;
+        ``checkpoint`` (a value, or a function of the result) commits with the effects."""
+        with self._write(checkpoint) as tx:
+            session = tx.session
+            codes: dict[int, str] = {}
+            for code in quantities:
+                location = get_location(session, self.tenant.id, code)
+                if location is None or location.id is None:
+                    raise NotFound(f"location {code!r} does not exist")
+                codes[location.id] = code
+            result = apply_inventory_locations(
+                session,
+                tenant_id=self.tenant.id,
+                install_id=self.install_id,
+                records=records,
+                quantities={location_id: quantities[code] for location_id, code in codes.items()},
+                rule=rule,
+                clear=clear,
+            ).renamed(codes)
+            for code, changed in result.changed_product_ids.items():
+                emit_inventory_changed(session, self.tenant.id, code, self.plugin_id, changed)
+            tx.result = result
+        return result
+
     # -- listings and what changed (for exporters) ----------------------------------------
     # The rules live in hub.core.listings and hub.core.changes; these only forward.
 
@@ -401,6 +444,20 @@ class PluginContext:
                     if loc_id is not None
                 ]
             return stock_by_location(session, self.tenant.id, list(product_ids), location_ids)
+
+    def bound_products(
+        self, kind: str, vendor_ids: Iterable[str], *, locations: Iterable[str] = ()
+    ) -> dict[str, BoundProduct]:
+        """Vendor id → the product bound to it (binding ``kind``, e.g. a vendor's item ids)
+        as a ``BoundProduct``: its id, SKU and title, and its ``stock`` at the ``locations``
+        codes (summed over every source, as :meth:`stock`). One read for a page of vendor
+        sales — :meth:`hub_ids`, :meth:`find_products` and :meth:`stock` in one (see
+        :func:`hub.core.inventory.bound_products`). Unbound vendor ids are left out; unknown
+        codes count nothing."""
+        with self._hub.db.read() as session:
+            return bound_products(
+                session, self.tenant.id, self.install_id, kind, list(vendor_ids), list(locations)
+            )
 
     def move_stock(
         self,
@@ -612,15 +669,13 @@ class PluginContext:
             stored, after_commit = self._hub.intake_orders_in(
                 session, self.tenant.id, [item.order for item in items], source=self.plugin_id
             )
-            order_ids = [s.order_id for s in stored]
-            guarded = bindings.vendor_ids(session, self.install_id, kind, order_ids)
-            codes = sorted({code for item in items for _, code, _ in item.stock})
-            location_ids: dict[str, int] = {}
-            for code in codes:
-                location = get_location(session, self.tenant.id, code)
-                if location is None or location.id is None:
-                    raise NotFound(f"location {code!r} does not exist")
-                location_ids[code] = location.id
+            # Only an order stored before may have its guard: an order created just now has
+            # a new id (orders are never deleted, so no binding can name it yet).
+            stored_before = [s.order_id for s in stored if not s.created]
+            guarded = bindings.vendor_ids(session, self.install_id, kind, stored_before)
+            location_ids = self._location_ids(
+                session, {code for item in items for _, code, _ in item.stock}
+            )
             moves: list[tuple[int, int, int]] = []
             results: list[orders.OrderImported] = []
             guards: dict[int, str] = {}
@@ -653,6 +708,16 @@ class PluginContext:
             tx.result = results
         after_commit()
         return results
+
+    def _location_ids(self, session: Session, codes: Iterable[str]) -> dict[str, int]:
+        """Code → id of the tenant's locations ``codes`` (one query); ``NotFound`` names the
+        first unknown code."""
+        wanted = sorted(set(codes))
+        found = location_ids(session, self.tenant.id, wanted)
+        for code in wanted:
+            if code not in found:
+                raise NotFound(f"location {code!r} does not exist")
+        return found
 
     def store_order(self, body: orders.OrderIn) -> tuple[OrderView, bool]:
         """Create an order from the vendor (e.g. a store sale); idempotent by number."""
@@ -928,9 +993,9 @@ class JobContext(PluginContext):
 
     **Checkpoints.** ``ctx.checkpoint`` is the run's last checkpoint (the JSON value a job
     recorded), or None on a run's first attempt. A job records one with the effects it
-    covers, in their transaction: ``checkpoint=`` on ``apply_inventory``, ``set_cursor``,
-    ``record_pushed``, ``set_listing_enabled`` and ``bind`` (a value, or a function of the
-    method's result returning one), or :meth:`save_checkpoint` on its own (for effects
+    covers, in their transaction: ``checkpoint=`` on ``apply_inventory`` (and
+    ``apply_inventory_locations``), ``set_cursor``, ``record_pushed``, ``set_listing_enabled``
+    and ``bind`` (a value, or a function of the method's result returning one), or :meth:`save_checkpoint` on its own (for effects
     elsewhere, e.g. on the vendor). The counts so far and the report rows added with
     :meth:`add_report_rows` are saved with it; a new attempt (after a crash, a restart, a
     transient error) starts with them, so its counts and report continue from the checkpoint

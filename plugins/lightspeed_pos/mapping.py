@@ -32,7 +32,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from hub.plugin import AddressIn, LineIn, OrderIn, OrderView, PaymentIn
+from hub.plugin import AddressIn, OrderIn, OrderView
 
 __all__ = [
     "CHANNEL",
@@ -78,7 +78,7 @@ def sale_id_of_number(number: str) -> int | None:
 # -- sales in ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SaleLineIn:
     """A sale line with what Lightspeed knows of its item (``custom_sku``/``upc`` when the
     item was read)."""
@@ -91,7 +91,7 @@ class SaleLineIn:
     upc: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ProductRef:
     """The hub product a line matched."""
 
@@ -100,7 +100,7 @@ class ProductRef:
     title: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MatchedLine:
     """A sale line and the product it matched (None: ``UNKNOWN``), with how it matched."""
 
@@ -139,7 +139,7 @@ def match_lines(
     return matched
 
 
-@dataclass
+@dataclass(slots=True)
 class Allocation:
     """Where one line's quantity is taken from: ``(warehouse, quantity)`` parts, and what
     no warehouse had (taken from the first one all the same)."""
@@ -237,7 +237,7 @@ def customer_address(customer: Mapping[str, Any] | None) -> AddressIn:
     )
 
 
-@dataclass
+@dataclass(slots=True)
 class BuiltOrder:
     """A sale as a hub order, with what the run reports about it."""
 
@@ -272,7 +272,9 @@ def build_order(
         allocated (so the sales of one page see each other).
     """
     stock = stock if stock is not None else {}
-    out: list[LineIn] = []
+    # The lines as fields, validated once, by the order: a LineIn built here would be
+    # checked again inside the OrderIn.
+    out: list[dict[str, Any]] = []
     deducted: dict[str, int] = {}
     returned: dict[str, int] = {}
     shortfalls: list[str] = []
@@ -290,20 +292,25 @@ def build_order(
             matched += 1
         if m.is_return:
             out.append(
-                LineIn(
-                    sku=m.sku,
-                    quantity=-quantity,
-                    unit_price=-price,
-                    description=f"{RETURN_PREFIX}{description}",
-                    location=returns_warehouse if m.product is not None else "",
-                )
+                {
+                    "sku": m.sku,
+                    "quantity": -quantity,
+                    "unit_price": -price,
+                    "description": f"{RETURN_PREFIX}{description}",
+                    "location": returns_warehouse if m.product is not None else "",
+                }
             )
             if m.product is not None and returns_warehouse:
                 returned[returns_warehouse] = returned.get(returns_warehouse, 0) - quantity
             continue
         if m.product is None or not warehouses:
             out.append(
-                LineIn(sku=m.sku, quantity=quantity, unit_price=price, description=description)
+                {
+                    "sku": m.sku,
+                    "quantity": quantity,
+                    "unit_price": price,
+                    "description": description,
+                }
             )
             continue
         on_hand = stock.setdefault(str(m.product.product_id), {})
@@ -315,35 +322,37 @@ def build_order(
             )
         for code, part in allocation.parts:
             out.append(
-                LineIn(
-                    sku=m.sku,
-                    quantity=part,
-                    unit_price=price,
-                    description=description,
-                    location=code,
-                )
+                {
+                    "sku": m.sku,
+                    "quantity": part,
+                    "unit_price": price,
+                    "description": description,
+                    "location": code,
+                }
             )
             deducted[code] = deducted.get(code, 0) + part
     if not out:
         raise ValueError(f"sale {sale_id} has no line with a quantity")
-    lines_total = sum((line.unit_price * line.quantity for line in out), Decimal(0))
+    lines_total = sum((line["unit_price"] * line["quantity"] for line in out), Decimal(0))
     total = total.quantize(CENT)
     paid = [(method, amount.quantize(CENT)) for method, amount in payments]
-    order = OrderIn(
-        number=order_number(sale_id),
-        placed_at=placed_at,
-        currency=currency,
-        customer_id=customer_id,
-        billing=billing or AddressIn(),
-        shipping=shipping or AddressIn(),
-        payments=[
-            PaymentIn(method=method, amount=amount, captured=True) for method, amount in paid
-        ],
-        lines=out,
-        tax=(total - lines_total).quantize(CENT),
-        total=total,
-        comment=comment[:4000],
-        channel=CHANNEL,
+    order = OrderIn.model_validate(
+        {
+            "number": order_number(sale_id),
+            "placed_at": placed_at,
+            "currency": currency,
+            "customer_id": customer_id,
+            "billing": billing if billing is not None else {},
+            "shipping": shipping if shipping is not None else {},
+            "payments": [
+                {"method": method, "amount": amount, "captured": True} for method, amount in paid
+            ],
+            "lines": out,
+            "tax": (total - lines_total).quantize(CENT),
+            "total": total,
+            "comment": comment[:4000],
+            "channel": CHANNEL,
+        }
     )
     return BuiltOrder(
         order=order,

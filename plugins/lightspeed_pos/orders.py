@@ -25,6 +25,7 @@ unknown line).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -133,7 +134,8 @@ def apply_sales(
     ctx.count("sales_read", len(records))
     ids = [str(s.sale_id) for s, _ in sales if s.sale_id]
     imported = ctx.hub_ids("sale", ids)
-    restored = ctx.hub_ids("sale_void", ids)
+    voided = [str(s.sale_id) for s, _ in sales if s.sale_id and s.voided]
+    restored = ctx.hub_ids("sale_void", voided) if voided else {}
 
     todo: list[tuple[Sale, Mapping[str, Any]]] = []
     for sale, raw in sales:
@@ -195,20 +197,30 @@ def _import(
     item_ids = sorted(
         {line.item_id for sale, _ in todo for line in sale.sale_lines if line.item_id}
     )
-    bound = {int(k): v for k, v in ctx.hub_ids("product", [str(i) for i in item_ids]).items()}
-    unbound = [i for i in item_ids if i not in bound]
+    warehouses = sorted({code for codes in shops.values() for code in codes})
+    # One read for the bound items: their products and those products' stock.
+    bound = ctx.bound_products("product", [str(i) for i in item_ids], locations=warehouses)
+    refs = {b.product_id: ProductRef(b.product_id, b.sku, b.title) for b in bound.values()}
+    by_item = {int(item_id): refs[b.product_id] for item_id, b in bound.items()}
+    stock: dict[str, dict[str, int]] = {str(b.product_id): dict(b.stock) for b in bound.values()}
+    unbound = [i for i in item_ids if str(i) not in bound]
     items = _items_by_id(client, unbound)
     skus = sorted({str(r.get("customSku")) for r in items.values() if r.get("customSku")})
     upcs = sorted({str(r.get("upc")) for r in items.values() if r.get("upc")})
-    products = ctx.find_products(ids=set(bound.values()), skus=skus, upcs=upcs)
-    refs = {p.product_id: ProductRef(p.product_id, p.sku, p.title) for p in products}
-    by_item = {item_id: refs[pid] for item_id, pid in bound.items() if pid in refs}
+    products = ctx.find_products(skus=skus, upcs=upcs) if skus or upcs else []
+    more = [p.product_id for p in products if p.product_id not in refs]
+    for p in products:
+        refs.setdefault(p.product_id, ProductRef(p.product_id, p.sku, p.title))
     by_sku = {p.sku: refs[p.product_id] for p in products}
     by_upc = {p.upc: refs[p.product_id] for p in products if p.upc}
-    warehouses = sorted({code for codes in shops.values() for code in codes})
-    stock_rows = ctx.stock(refs, locations=warehouses) if refs else {}
-    stock: dict[str, dict[str, int]] = {str(pid): dict(at) for pid, at in stock_rows.items()}
-    company = ctx.tenant.company_address if config.use_company_address else None
+    if more:
+        for pid, at in ctx.stock(more, locations=warehouses).items():
+            stock[str(pid)] = dict(at)
+    company = (
+        company_address(ctx.tenant.company_address, ctx.tenant.name)
+        if config.use_company_address
+        else None
+    )
     new_bindings: dict[int, str] = {}
 
     imports: list[OrderImport] = []
@@ -242,12 +254,14 @@ def _import(
             for p in sale.sale_payments
             if p.amount is not None
         ]
+        customer = raw.get("Customer")
         if company is not None:
-            billing = shipping = company_address(company, ctx.tenant.name)
+            billing = company
+        elif isinstance(customer, Mapping) and customer:
+            billing = customer_address(customer)
         else:
-            customer = raw.get("Customer")
-            billing = customer_address(customer if isinstance(customer, Mapping) else None)
-            shipping = billing
+            billing = None  # an empty address
+        shipping = billing
         placed_at = sale.complete_time or sale.timestamp or utcnow()
         shop = config.shop(shop_id)
         employee = (shop.employee_id if shop else None) or config.employee_id
@@ -291,13 +305,14 @@ def _import(
         summaries.append((sale.sale_id, number, shop_id, built))
     # One transaction for the page: orders, their stock and the guards commit together.
     done = ctx.import_orders(imports, kind="sale") if imports else []
+    counts: Counter[str] = Counter()  # counted once for the page
     for (sale_id, number, shop_id, built), outcome in zip(summaries, done, strict=True):
         created = outcome.created
         messages = []
         if built.no_payments:
             messages.append("the sale has no payments")
             if created:
-                ctx.count("no_payments")
+                counts["no_payments"] += 1
         for unknown in built.unknown:
             rows.append(
                 (
@@ -313,14 +328,13 @@ def _import(
                 )
             )
         messages.extend(built.shortfalls)
-        ctx.count("orders_created" if created else "already_imported")
-        ctx.count("lines_matched", built.matched)
-        ctx.count("lines_unknown", len(built.unknown))
-        ctx.count(
-            "returns",
-            sum(1 for line in built.order.lines if line.description.startswith(RETURN_PREFIX)),
+        counts["orders_created" if created else "already_imported"] += 1
+        counts["lines_matched"] += built.matched
+        counts["lines_unknown"] += len(built.unknown)
+        counts["returns"] += sum(
+            1 for line in built.order.lines if line.description.startswith(RETURN_PREFIX)
         )
-        ctx.count("shortfalls", len(built.shortfalls))
+        counts["shortfalls"] += len(built.shortfalls)
         rows.append(
             (
                 sale_id,
@@ -336,6 +350,8 @@ def _import(
                 "; ".join(messages),
             )
         )
+    for name, n in counts.items():
+        ctx.count(name, n)
     if new_bindings:
         taken = ctx.vendor_ids("product", list(new_bindings))
         for product_id, item_id in new_bindings.items():

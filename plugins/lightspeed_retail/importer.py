@@ -11,8 +11,9 @@ without cursors is a full pass.
 
 **What is applied.** Per item: the import filters (any enabled condition at any mapped shop),
 then the requirements (a price at the base level, a UPC or an EAN, a manufacturer SKU). An
-item that passes both is one record per mapped shop — that shop's qoh into its location —
-matched by the core (UPC, then EAN, then MPN + brand). Matched items are bound (product ↔
+item that passes both is one record, with each mapped shop's qoh for that shop's location,
+matched once by the core (UPC, then EAN, then MPN + brand) and applied at every location in
+one transaction (``ctx.apply_inventory_locations``). Matched items are bound (product ↔
 itemID, for the order export) and, with POS pricing, set the product's price and sale price.
 
 **Leaving.** An item that stops passing the filters, or is archived, goes to 0 at every
@@ -26,6 +27,13 @@ updates the items it saw), and are counted on the run and listed in its report.
 **The report** has a row per item and shop that changed (``updated``, ``cleared``), could not
 be applied (``unmatched``, ``ambiguous``) or is pending; ``unchanged`` ones are only counted
 (a nightly pass of 100,000 items does not store 200,000 rows saying nothing happened).
+
+**Resuming.** A full pass reads every page before it applies (the clear needs the whole
+picture), so each page read is kept with the run (``ctx.spool``) with a checkpoint naming
+the next page: an attempt that resumes the run after a kill, a restart or a transient error
+reads the kept pages back and asks Lightspeed only for the rest (at most the page in flight
+is asked twice), then applies everything as an undisturbed pass would. The cursors it sets
+mark the first attempt's start.
 
 **Cursors.** After an incremental pass each cursor moves to the newest timeStamp it read; a
 full pass sets both to the time it started, so the next incremental pass re-reads whatever
@@ -48,7 +56,6 @@ from hub.plugin import (
     JobContext,
     MatchRule,
     PendingItem,
-    RecordOutcome,
     Refused,
     TransientJobError,
     report_csv,
@@ -74,6 +81,7 @@ from .mapping import (
     missing_requirement,
     passes_filters,
     pos_prices,
+    shop_quantity,
 )
 
 __all__ = [
@@ -142,13 +150,68 @@ def _newer(a: str, b: str) -> str:
     return a if to_datetime(a) >= to_datetime(b) else b
 
 
-def read_everything(client: RSeriesClient) -> Read:
+SPOOL_ITEMS = "items"
+READ_STAGE = "full-read"
+
+
+def read_everything(
+    client: RSeriesClient, ctx: JobContext | None = None, started: datetime | None = None
+) -> Read:
+    """Every item that is not archived. In a run (``ctx``), each page is kept with the run
+    (``ctx.spool``) with a checkpoint naming the next page, so an attempt that resumes the
+    run (a killed worker, a restart) reads the kept pages back and asks Lightspeed only for
+    the pages after them: at most one page is asked twice."""
     read = Read()
     params = {"load_relations": ITEM_RELATIONS, "archived": "false"}
-    for raw in _pages(client, "Item", params, read):
-        facts = item_facts(raw)
-        read.items[facts.item_id] = facts
-    return read
+    point = resume_point(ctx, client)
+    if ctx is not None and point is not None:
+        for raw in ctx.spooled(SPOOL_ITEMS):
+            facts = item_facts(raw)
+            read.items[facts.item_id] = facts
+        read.requests = int(point.get("requests") or 0)
+        ctx.count("pages_resumed", int(point.get("pages") or 0))
+        following = point.get("next")
+        if not following:
+            return read  # everything was read before the stop
+        page = client.get_page(str(following), "Item")
+    else:
+        page = client.get("Item", params=params)
+    read.requests += 1
+    pages = int(point.get("pages") or 0) if point else 0
+    while True:
+        for raw in page.records:
+            facts = item_facts(raw)
+            read.items[facts.item_id] = facts
+        pages += 1
+        if ctx is not None:
+            ctx.spool(
+                SPOOL_ITEMS,
+                page.records,
+                checkpoint={
+                    "stage": READ_STAGE,
+                    "next": page.next_url,
+                    "pages": pages,
+                    "requests": read.requests,
+                    "started": (started or utcnow()).isoformat(),
+                },
+            )
+            ctx.raise_if_superseded()
+        if page.next_url is None:
+            return read
+        page = client.get_page(page.next_url, "Item")
+        read.requests += 1
+
+
+def resume_point(ctx: JobContext | None, client: RSeriesClient) -> dict[str, Any] | None:
+    """The full read's checkpoint of an earlier attempt of this run, when it is one this
+    code wrote and its next page is on this install's Lightspeed (else: start over)."""
+    point = ctx.checkpoint if ctx is not None else None
+    if not isinstance(point, dict) or point.get("stage") != READ_STAGE:
+        return None
+    following = point.get("next")
+    if following and not str(following).startswith(client.entity_url("Item").split("?")[0]):
+        return None
+    return point
 
 
 def read_changes(
@@ -206,9 +269,11 @@ def read_brands(
 
 @dataclass
 class ImportPlan:
-    """What a pass applies: records per shop, and what happens to each item read."""
+    """What a pass applies — one record per item, with its quantity at each shop — and what
+    happens to each item read."""
 
-    records: dict[int, list[InventoryRecord]]
+    records: list[InventoryRecord]  # the items applied (importable, or leaving in an increment)
+    quantities: dict[int, list[int]]  # shop id → the quantity there of each record
     items: dict[int, ItemFacts]  # every item read
     importable: set[int]  # passed the filters and the requirements
     leaving: dict[int, str]  # item id → why it goes to 0 (filtered_out, archived)
@@ -220,34 +285,37 @@ def plan_import(
     items: Iterable[ItemFacts], config: RetailConfig, brands: dict[int, str], *, full: bool
 ) -> ImportPlan:
     shops = [s.shop_id for s in config.stores]
-    plan = ImportPlan({shop: [] for shop in shops}, {}, set(), {}, {}, brands)
+    plan = ImportPlan([], {shop: [] for shop in shops}, {}, set(), {}, {}, brands)
+    records = plan.records
+    columns = [(shop, plan.quantities[shop]) for shop in shops]
+    on_hand = config.import_if_on_hand
+    on_order = config.import_if_on_order
+    reorder_levels = config.import_if_reorder_levels
+    base_level = config.base_price_level
     for item in items:
         plan.items[item.item_id] = item
-        brand = brands.get(item.manufacturer_id, "")
         if item.archived:
             plan.leaving[item.item_id] = "archived"
         elif not passes_filters(
-            item,
-            shops,
-            on_hand=config.import_if_on_hand,
-            on_order=config.import_if_on_order,
-            reorder_levels=config.import_if_reorder_levels,
+            item, shops, on_hand=on_hand, on_order=on_order, reorder_levels=reorder_levels
         ):
             plan.leaving[item.item_id] = "filtered_out"
         else:
-            reason = missing_requirement(item, config.base_price_level)
+            reason = missing_requirement(item, base_level)
             if reason is not None:
                 plan.pending[item.item_id] = reason
                 continue
             plan.importable.add(item.item_id)
-            for shop in shops:
-                plan.records[shop].append(inventory_record(item, shop, brand))
+            records.append(inventory_record(item, brands.get(item.manufacturer_id, "")))
+            for shop, column in columns:
+                column.append(shop_quantity(item, shop))
             continue
         # Leaving: a full pass clears what it does not report; an incremental one says 0
         # (only items that could match: one without any identifier cannot).
         if not full and (item.upc or item.ean or item.mpn):
-            for shop in shops:
-                plan.records[shop].append(inventory_record(item, shop, brand, zero=True))
+            records.append(inventory_record(item, brands.get(item.manufacturer_id, "")))
+            for _, column in columns:
+                column.append(0)
     return plan
 
 
@@ -258,11 +326,16 @@ def run_import(ctx: JobContext, *, full: bool) -> None:
     config = ctx.config
     assert isinstance(config, RetailConfig)
     started = utcnow()
+    point = ctx.checkpoint if isinstance(ctx.checkpoint, dict) else {}
+    if point.get("stage") == READ_STAGE and point.get("started"):
+        # A resumed full pass: its cursors mark the first attempt's start (what changed
+        # since then is read again by the next incremental pass).
+        full, started = True, datetime.fromisoformat(str(point["started"]))
     overlap = timedelta(seconds=config.overlap_seconds)
     item_cursor, shop_cursor = ctx.cursor(CURSOR_ITEM), ctx.cursor(CURSOR_ITEMSHOP)
     if not full and (not item_cursor or not shop_cursor):
         full = True  # nothing read yet: everything is new
-        ctx.count("first_pass_full", 1)
+        ctx.set_count("first_pass_full", 1)
     try:
         connection = open_connection(ctx)
     except Refused as exc:
@@ -272,7 +345,7 @@ def run_import(ctx: JobContext, *, full: bool) -> None:
         with connection:
             client = connection.client
             if full:
-                read = read_everything(client)
+                read = read_everything(client, ctx, started)
             else:
                 read = read_changes(
                     client,
@@ -306,9 +379,10 @@ def run_import(ctx: JobContext, *, full: bool) -> None:
 
 
 def apply_plan(ctx: JobContext, config: RetailConfig, plan: ImportPlan, *, full: bool) -> None:
-    """Apply a plan through the core (one transaction per location), then bindings, prices
-    and pending mappings; counts and the report on the run."""
+    """Apply a plan through the core (every location in one transaction: matched once), then
+    bindings, prices and pending mappings; counts and the report on the run."""
     locations = config.location_of_shop()
+    shops = list(plan.quantities)
     pricing = config.use_pos_pricing and config.regular_price_level is not None
     prices_of: dict[int, tuple[Decimal | None, Decimal | None]] = {}
     if pricing:
@@ -319,72 +393,107 @@ def apply_plan(ctx: JobContext, config: RetailConfig, plan: ImportPlan, *, full:
             )
             for item_id in plan.importable
         }
+    records = plan.records
+    item_ids = [int(record.ref) for record in records]  # a record per item of the plan
+    # The item's columns of a report row, and its price columns, once per record.
+    heads = [_report_head(plan.items[item_id], plan.brands) for item_id in item_ids]
+    tails: list[tuple[Any, Any]] = [("", "")] * len(records)
+    for seq, item_id in enumerate(item_ids):
+        price, sale = prices_of.get(item_id, (None, None))
+        if price is not None or sale is not None:
+            tails[seq] = ("" if price is None else price, "" if sale is None else sale)
     report: list[tuple[Any, ...]] = []
-    outcome_of: dict[int, RecordOutcome] = {}  # item id → its outcome (the first shop's)
-    for n, (shop_id, records) in enumerate(plan.records.items()):
-        result = ctx.apply_inventory(
+    leaving, importable = plan.leaving, plan.importable
+    tally: dict[str, int] = {}
+    # The first shop's outcome of each record decides the item's binding or pending reason.
+    first: tuple[list[ApplyOutcome], list[int | None], list[str | None]] | None = None
+    for group in _rounds(shops, locations):
+        applied = ctx.apply_inventory_locations(
             records,
+            {locations[shop]: plan.quantities[shop] for shop in group},
             rule=MatchRule.UPC_EAN_MPN,
-            location_code=locations[shop_id],
             clear=[ClearScope()] if full else [],
         )
-        for name, count in result.counts.items():
-            if count:
-                ctx.count(name, count)
-        for outcome in result.outcomes:
-            cleared = outcome.outcome is ApplyOutcome.CLEARED
-            item_id = 0 if cleared else int(outcome.ref)
-            if n == 0 and item_id:
-                outcome_of[item_id] = outcome
-            if outcome.outcome is ApplyOutcome.UNCHANGED:
-                continue  # the report lists what changed or needs looking at
-            reason = plan.leaving.get(item_id, "")
-            if outcome.outcome is ApplyOutcome.UNMATCHED and item_id in plan.importable:
-                reason = NO_MATCHING_PRODUCT
-            elif outcome.outcome is ApplyOutcome.AMBIGUOUS:
-                reason = SEVERAL_MATCHING_PRODUCTS
-            elif cleared:
-                reason = "not reported"
-            report.append(
-                _report_row(
-                    plan.items.get(item_id),
-                    plan.brands,
-                    shop_id,
-                    locations[shop_id],
-                    outcome,
-                    prices_of.get(item_id, (None, None)),
-                    reason,
+        skus = applied.skus
+        for shop_id in group:
+            location = locations[shop_id]
+            kinds = applied.outcomes[location]
+            old = applied.old_quantities[location]
+            new = plan.quantities[shop_id]
+            for name, count in applied.counts(location).items():
+                tally[name] = tally.get(name, 0) + count
+            if shop_id == shops[0]:
+                first = (kinds, applied.product_ids, skus)
+            for seq, kind in enumerate(kinds):
+                if kind is _UNCHANGED:
+                    continue  # the report lists what changed or needs looking at
+                item_id = item_ids[seq]
+                after: Any = ""
+                if kind is _UPDATED:
+                    after = new[seq]
+                    reason = leaving.get(item_id, "")
+                elif kind is _AMBIGUOUS:
+                    reason = SEVERAL_MATCHING_PRODUCTS
+                elif item_id in importable:  # unmatched
+                    reason = NO_MATCHING_PRODUCT
+                else:
+                    reason = leaving.get(item_id, "")
+                sku = skus[seq]
+                before = old[seq]
+                report.append(
+                    (
+                        *heads[seq],
+                        shop_id,
+                        location,
+                        "" if sku is None else sku,
+                        "" if before is None else before,
+                        after,
+                        *tails[seq],
+                        _WORDS[kind],
+                        reason,
+                    )
                 )
-            )
+            for outcome in applied.cleared[location]:
+                report.append(
+                    ("", outcome.ref, "", "", "", "", shop_id, location, outcome.sku or "",
+                     outcome.old_quantity, 0, "", "", _WORDS[outcome.outcome], "not reported")
+                )  # fmt: skip
+    for name, count in tally.items():
+        if count:
+            ctx.count(name, count)
     pending: list[PendingItem] = [
         _pending(plan.items[item_id], reason, plan.brands, None)
         for item_id, reason in plan.pending.items()
     ]
     for item_id, reason in plan.pending.items():
-        report.append(
-            _report_row(plan.items[item_id], plan.brands, 0, "", None, (None, None), reason)
-        )
+        report.append(_pending_row(plan.items[item_id], plan.brands, reason))
     matched: dict[int, int] = {}  # product id → item id
-    for item_id in sorted(plan.importable):
-        first = outcome_of.get(item_id)
-        if first is None:
-            continue
-        if first.outcome is ApplyOutcome.UNMATCHED:
-            pending.append(_pending(plan.items[item_id], NO_MATCHING_PRODUCT, plan.brands, first))
-        elif first.outcome is ApplyOutcome.AMBIGUOUS:
-            pending.append(
-                _pending(plan.items[item_id], SEVERAL_MATCHING_PRODUCTS, plan.brands, first)
-            )
-        elif first.product_id is not None:
-            matched[first.product_id] = item_id
+    if first is not None:
+        kinds, product_ids, skus = first
+        position = {item_id: seq for seq, item_id in enumerate(item_ids) if item_id}
+        for item_id in sorted(importable):
+            at = position.get(item_id)
+            if at is None:
+                continue
+            kind = kinds[at]
+            if kind is _UNMATCHED:
+                pending.append(
+                    _pending(plan.items[item_id], NO_MATCHING_PRODUCT, plan.brands, skus[at])
+                )
+            elif kind is _AMBIGUOUS:
+                pending.append(
+                    _pending(plan.items[item_id], SEVERAL_MATCHING_PRODUCTS, plan.brands, skus[at])
+                )
+            elif (product_id := product_ids[at]) is not None:
+                matched[product_id] = item_id
     pending_ids = {p.vendor_id for p in pending}
-    ctx.set_pending(
-        pending, resolved=[str(i) for i in plan.items if str(i) not in pending_ids], full=full
-    )
+    # A full pass replaces the list: nothing to resolve one by one.
+    resolved = [] if full else [v for v in map(str, plan.items) if v not in pending_ids]
+    ctx.set_pending(pending, resolved=resolved, full=full)
     ctx.set_count("pending", len(pending))
     ctx.set_count("imported", len(matched))
-    ctx.set_count("filtered_out", sum(1 for why in plan.leaving.values() if why == "filtered_out"))
-    ctx.set_count("archived_items", sum(1 for why in plan.leaving.values() if why == "archived"))
+    ctx.set_count("filtered_out", sum(1 for why in leaving.values() if why == "filtered_out"))
+    ctx.set_count("archived_items", sum(1 for why in leaving.values() if why == "archived"))
     if matched:
         bound = ctx.bind_many(BINDING_KIND, {pid: str(iid) for pid, iid in matched.items()})
         ctx.set_count("bound", bound)
@@ -399,8 +508,29 @@ def apply_plan(ctx: JobContext, config: RetailConfig, plan: ImportPlan, *, full:
     ctx.attach_report(report_csv(REPORT_HEADER, report))
 
 
+_UNCHANGED = ApplyOutcome.UNCHANGED
+_UPDATED = ApplyOutcome.UPDATED
+_UNMATCHED = ApplyOutcome.UNMATCHED
+_AMBIGUOUS = ApplyOutcome.AMBIGUOUS
+_WORDS = {outcome: outcome.value for outcome in ApplyOutcome}  # (an enum's .value is slow)
+
+
+def _rounds(shops: list[int], locations: dict[int, str]) -> list[list[int]]:
+    """The shops in groups applied together, each group's locations distinct (two shops
+    mapped to one location are applied one after the other, in order: the later wins)."""
+    rounds: list[list[int]] = []
+    for shop in shops:
+        for group in rounds:
+            if all(locations[other] != locations[shop] for other in group):
+                group.append(shop)
+                break
+        else:
+            rounds.append([shop])
+    return rounds
+
+
 def _pending(
-    item: ItemFacts, reason: str, brands: dict[int, str], outcome: RecordOutcome | None
+    item: ItemFacts, reason: str, brands: dict[int, str], matched_sku: str | None
 ) -> PendingItem:
     details: dict[str, Any] = {
         "description": item.description,
@@ -409,32 +539,13 @@ def _pending(
         "manufacturer_sku": item.mpn,
         "brand": brands.get(item.manufacturer_id, ""),
     }
-    if outcome is not None and outcome.sku:
-        details["matched_skus"] = outcome.sku
+    if matched_sku:
+        details["matched_skus"] = matched_sku
     return PendingItem(vendor_id=str(item.item_id), reason=reason, ref=item.ref, details=details)
 
 
-def _report_row(
-    item: ItemFacts | None,
-    brands: dict[int, str],
-    shop_id: int,
-    location: str,
-    outcome: RecordOutcome | None,
-    prices: tuple[Decimal | None, Decimal | None],
-    reason: str,
-) -> tuple[Any, ...]:
-    old: int | str = ""
-    new: int | str = ""
-    sku = ""
-    kind = "pending"
-    if outcome is not None:
-        sku = outcome.sku or ""
-        old = "" if outcome.old_quantity is None else outcome.old_quantity
-        new = "" if outcome.new_quantity is None else outcome.new_quantity
-        kind = _OUTCOME_WORDS[outcome.outcome]
-    if item is None:
-        return ("", outcome.ref if outcome else "", "", "", "", "", shop_id or "", location,
-                sku, old, new, "", "", kind, reason)  # fmt: skip
+def _report_head(item: ItemFacts, brands: dict[int, str]) -> tuple[Any, ...]:
+    """The item's columns of a report row."""
     return (
         item.item_id,
         item.ref,
@@ -442,16 +553,9 @@ def _report_row(
         item.ean,
         item.mpn,
         brands.get(item.manufacturer_id, ""),
-        shop_id or "",
-        location,
-        sku,
-        old,
-        new,
-        "" if prices[0] is None else prices[0],
-        "" if prices[1] is None else prices[1],
-        kind,
-        reason,
     )
 
 
-_OUTCOME_WORDS = {outcome: outcome.value for outcome in ApplyOutcome}
+def _pending_row(item: ItemFacts, brands: dict[int, str], reason: str) -> tuple[Any, ...]:
+    """A pending item's report row: no shop, location or quantities (nothing was applied)."""
+    return (*_report_head(item, brands), "", "", "", "", "", "", "", "pending", reason)

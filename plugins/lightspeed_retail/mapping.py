@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, NamedTuple
+from typing import Any
 
 from hub.plugin import InventoryRecord, OrderView
 from plugins.lightspeed_rseries import normalise
@@ -40,6 +40,8 @@ __all__ = [
     "pos_prices",
     "sale_lines",
     "sale_payments",
+    "shop_quantity",
+    "stock_at",
 ]
 
 NO_UPC_OR_EAN = "no_upc_or_ean"
@@ -57,11 +59,11 @@ REASONS: dict[str, str] = {
 CENT = Decimal("0.01")
 
 
-class ShopStock(NamedTuple):
-    qoh: int
-    backorder: int
-    reorder_point: int
-    reorder_level: int
+# An item's stock at one shop: (shopID, qoh, backorder, reorderPoint, reorderLevel), by these
+# indexes. Plain tuples of ints, in a tuple (``ItemFacts.shops``): a full pass keeps 100,000
+# items, and the garbage collector stops following such tuples (not named tuples, nor dicts).
+ShopStock = tuple[int, int, int, int, int]
+SHOP, QOH, BACKORDER, REORDER_POINT, REORDER_LEVEL = range(5)
 
 
 @dataclass(slots=True)
@@ -82,7 +84,7 @@ class ItemFacts:
     # useTypeID → amount, and level name (lower case) → amount
     prices_by_id: dict[int, Decimal] = field(default_factory=dict)
     prices_by_name: dict[str, Decimal] = field(default_factory=dict)
-    shops: dict[int, ShopStock] = field(default_factory=dict)
+    shops: tuple[ShopStock, ...] = ()  # one per ItemShop row of a shop (see stock_at)
 
     @property
     def ref(self) -> str:
@@ -124,7 +126,15 @@ def item_facts(raw: Mapping[str, Any]) -> ItemFacts:
     get = raw.get
     by_id: dict[int, Decimal] = {}
     by_name: dict[str, Decimal] = {}
-    for price in _rows(get("Prices"), "ItemPrice"):
+    value = get("Prices")
+    inner = value.get("ItemPrice") if value.__class__ is dict else None
+    if inner.__class__ is dict:
+        prices = [inner]
+    elif inner.__class__ is list:
+        prices = inner
+    else:
+        prices = _rows(value, "ItemPrice")
+    for price in prices:
         text = price.get("amount")
         try:
             amount = Decimal(text) if text.__class__ is str else normalise.to_decimal(text)
@@ -132,39 +142,90 @@ def item_facts(raw: Mapping[str, Any]) -> ItemFacts:
             continue
         if amount.__class__ is not Decimal:
             continue
-        type_id = _int(price.get("useTypeID"))
+        type_id = price.get("useTypeID")
+        type_id = (
+            _int(type_id) if type_id.__class__ is not str or not type_id.isdigit() else int(type_id)
+        )
         if type_id:
             by_id[type_id] = amount
         name = price.get("useType")
         if name:
-            by_name[str(name).strip().lower()] = amount
-    shops: dict[int, ShopStock] = {}
-    for row in _rows(get("ItemShops"), "ItemShop"):
-        values = (row.get("shopID"), row.get("qoh"), row.get("backorder"))
+            by_name[(name if name.__class__ is str else str(name)).strip().lower()] = amount
+    shops: list[ShopStock] = []
+    value = get("ItemShops")
+    inner = value.get("ItemShop") if value.__class__ is dict else None
+    rows: list[Any] = inner if inner.__class__ is list else _rows(value, "ItemShop")
+    for row in rows:
+        rget = row.get
         try:
-            shop_id, qoh, backorder = (int(v) for v in values)  # the API's "7" strings
-        except (TypeError, ValueError):
-            shop_id, qoh, backorder = (_int(v) for v in values)
-        if shop_id:  # 0 is the all-shops summary row
-            shops[shop_id] = ShopStock(
-                qoh, backorder, _int(row.get("reorderPoint")), _int(row.get("reorderLevel"))
+            shop_id = int(rget("shopID"))  # the API's "7" strings
+            if not shop_id:
+                continue  # 0 is the all-shops summary row
+            point = rget("reorderPoint")
+            level = rget("reorderLevel")
+            shops.append(
+                (
+                    shop_id,
+                    int(rget("qoh")),
+                    int(rget("backorder")),
+                    int(point) if point.__class__ is str else _int(point),
+                    int(level) if level.__class__ is str else _int(level),
+                )
             )
+        except (TypeError, ValueError):
+            stock = _shop_stock(row)
+            if stock[SHOP]:
+                shops.append(stock)
+    item_id = get("itemID")
+    maker = get("manufacturerID")
     archived = get("archived")
+    # The text fields, stripped (inline: six per item).
+    system_sku = get("systemSku")
+    custom_sku = get("customSku")
+    upc = get("upc")
+    ean = get("ean")
+    mpn = get("manufacturerSku")
+    description = get("description")
+    stamp = get("timeStamp")
     return ItemFacts(
-        _int(get("itemID")),
-        _text(get("systemSku")),
-        _text(get("customSku")),
-        _text(get("upc")),
-        _text(get("ean")),
-        _text(get("manufacturerSku")),
-        _text(get("description")),
+        int(item_id) if item_id.__class__ is str and item_id.isdigit() else _int(item_id),
+        system_sku.strip() if system_sku.__class__ is str else _text(system_sku),
+        custom_sku.strip() if custom_sku.__class__ is str else _text(custom_sku),
+        upc.strip() if upc.__class__ is str else _text(upc),
+        ean.strip() if ean.__class__ is str else _text(ean),
+        mpn.strip() if mpn.__class__ is str else _text(mpn),
+        description.strip() if description.__class__ is str else _text(description),
         archived == "true" or archived is True,
-        _int(get("manufacturerID")),
-        _text(get("timeStamp")),
+        int(maker) if maker.__class__ is str and maker.isdigit() else _int(maker),
+        stamp.strip() if stamp.__class__ is str else _text(stamp),
         by_id,
         by_name,
-        shops,
+        tuple(shops),
     )
+
+
+def _shop_stock(row: Any) -> ShopStock:
+    """One ItemShop row of an uncommon shape (numbers that are not plain digit strings)."""
+    values = (row.get("shopID"), row.get("qoh"), row.get("backorder"))
+    try:
+        shop_id, qoh, backorder = (int(v) for v in values)
+    except (TypeError, ValueError):
+        shop_id, qoh, backorder = (_int(v) for v in values)
+    return (
+        shop_id,
+        qoh,
+        backorder,
+        _int(row.get("reorderPoint")),
+        _int(row.get("reorderLevel")),
+    )
+
+
+def stock_at(item: ItemFacts, shop_id: int) -> ShopStock | None:
+    """The item's stock at ``shop_id`` (its last ItemShop row there), or None without one."""
+    for stock in reversed(item.shops):
+        if stock[SHOP] == shop_id:
+            return stock
+    return None
 
 
 def passes_filters(
@@ -177,14 +238,14 @@ def passes_filters(
 ) -> bool:
     """The import settings: any enabled condition at any mapped shop."""
     for shop_id in shop_ids:
-        stock = item.shops.get(shop_id)
+        stock = stock_at(item, shop_id)
         if stock is None:
             continue
-        if on_hand and stock.qoh > 0:
+        if on_hand and stock[QOH] > 0:
             return True
-        if on_order and stock.backorder > 0:
+        if on_order and stock[BACKORDER] > 0:
             return True
-        if reorder_levels and (stock.reorder_point > 0 or stock.reorder_level > 0):
+        if reorder_levels and (stock[REORDER_POINT] > 0 or stock[REORDER_LEVEL] > 0):
             return True
     return False
 
@@ -209,18 +270,15 @@ def missing_requirement(item: ItemFacts, base_level: str) -> str | None:
     return None
 
 
-def inventory_record(
-    item: ItemFacts, shop_id: int, brand: str, *, zero: bool = False
-) -> InventoryRecord:
-    """The item's quantity at one shop for the core's apply engine (``zero``: the item left
-    the filters or was archived, so its product goes to 0 there)."""
-    stock = item.shops.get(shop_id)
-    quantity = 0 if zero or stock is None or stock.qoh < 0 else stock.qoh
+def inventory_record(item: ItemFacts, brand: str) -> InventoryRecord:
+    """The item for the core's apply engine: its identifiers (matched UPC, then EAN, then
+    MPN + ``brand``) and its id as the ref; the quantity of each shop is
+    :func:`shop_quantity`, passed beside it (one record per item, for every location)."""
     # Positional (key, quantity, catalog, brand, sale_price, lead_time_days, ref, upc, ean,
-    # mpn): a full pass builds one per item and shop.
+    # mpn): a full pass builds one per item.
     return InventoryRecord(
         item.upc or item.ean or item.mpn,
-        quantity,
+        0,
         "",
         brand,
         None,
@@ -230,6 +288,13 @@ def inventory_record(
         item.ean,
         item.mpn,
     )
+
+
+def shop_quantity(item: ItemFacts, shop_id: int) -> int:
+    """The item's quantity at one shop: its qoh, never below 0; 0 without an ItemShop row.
+    (An item that left the filters or was archived goes to 0 everywhere instead.)"""
+    stock = stock_at(item, shop_id)
+    return 0 if stock is None or stock[QOH] < 0 else stock[QOH]
 
 
 def pos_prices(

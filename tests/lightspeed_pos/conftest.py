@@ -224,19 +224,27 @@ def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def make_world(tmp_path: Path) -> Iterator[Any]:
-    """``make_world(**sandbox_options)`` → a :class:`PosWorld` (sandbox drip 100/s)."""
+    """``make_world(**sandbox_options)`` → a :class:`PosWorld` (sandbox drip 100/s); with
+    ``database_url=`` the hub's database is that one (SQLite in ``tmp_path`` otherwise)."""
     with ExitStack() as stack:
         hubs: list[Hub] = []
 
-        def build(seed: dict[str, Any] | None = None, **sandbox_options: Any) -> PosWorld:
+        def build(
+            seed: dict[str, Any] | None = None,
+            *,
+            database_url: str | None = None,
+            **sandbox_options: Any,
+        ) -> PosWorld:
             sandbox_options.setdefault("drip_rate", 100)
             sandbox = create_app(seed=seed or SEED, **sandbox_options)
             server = stack.enter_context(serve_in_thread(sandbox.app))
+            database = {"database_url": database_url} if database_url else {}
             hub = make_test_hub(
                 tmp_path / f"hub{len(hubs)}",
                 pos_plugin,
                 rseries_client_id=CLIENT_ID,
                 rseries_client_secret=CLIENT_SECRET,
+                **database,
             )
             hubs.append(hub)
             return PosWorld(hub, sandbox, server.url)

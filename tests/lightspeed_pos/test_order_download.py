@@ -5,6 +5,9 @@ from __future__ import annotations
 import csv
 import io
 from datetime import timedelta
+from typing import Any
+
+import pytest
 
 from hub.core.models import Order, Tenant
 from tests.lightspeed_pos.conftest import PosWorld
@@ -162,3 +165,49 @@ def test_use_company_address_puts_the_company_on_the_order(world: PosWorld) -> N
     for side in ("billing", "shipping"):
         assert order[side]["address1"] == "9 Depot St" and order[side]["company"] == "Acme"
         assert order[side]["email"] == ""
+
+
+def test_sales_of_one_page_selling_the_same_item_take_from_what_the_earlier_ones_left(
+    world: PosWorld,
+) -> None:
+    world.setup()
+    world.set_stock([("HELMET", "W1", 1), ("HELMET", "W2", 5)])
+    first = world.state.ring_up(1, [(1, 1, "59.99")])
+    second = world.state.ring_up(1, [(1, 2, "59.99")])
+    run = world.run("order_download")
+    assert run["counts"]["orders_created"] == 2 and run["counts"]["shortfalls"] == 0
+    # The first sale empties W1, so the second one takes from W2.
+    assert [line["quantity"] for line in world.order(f"LS-{first['saleID']}")["lines"]] == [1]
+    rows = {r["sale_id"]: r for r in _report(run)}
+    assert rows[str(first["saleID"])]["warehouses_deducted"] == "W1:-1"
+    assert rows[str(second["saleID"])]["warehouses_deducted"] == "W2:-2"
+    assert (world.stock("HELMET", "W1"), world.stock("HELMET", "W2")) == (0, 3)
+
+
+@pytest.mark.postgres
+def test_on_postgresql_sales_are_stored_as_sent_and_imported_once(
+    make_world: Any, postgres_url: str
+) -> None:
+    world: PosWorld = make_world(database_url=postgres_url)
+    world.setup()
+    world.set_stock([("HELMET", "W1", 5), ("CHAIN", "W1", 5)])
+    world.bind("CHAIN", 3)
+    sale = world.state.ring_up(1, [(1, 2, "59.99"), (3, -1, "34.95")], customer_id=1)
+    other = world.state.ring_up(2, [(1, 1, "59.99")])
+    run = world.run("order_download")
+    assert run["state"] == "succeeded", run
+    assert run["counts"]["orders_created"] == 2
+    order = world.order(f"LS-{sale['saleID']}")
+    assert [(line["sku"], line["quantity"], line["unit_price"]) for line in order["lines"]] == [
+        ("HELMET", 2, "59.99"),
+        ("CHAIN", 1, "-34.95"),
+    ]
+    assert order["total"] == "85.03" and order["billing"]["email"] == "grace@example.com"
+    assert order["payments"][0]["amount"] == "85.03"
+    assert order["placed_at"].tzinfo is not None
+    assert world.order(f"LS-{other['saleID']}")["shipping"]["email"] == ""
+    assert (world.stock("HELMET", "W1"), world.stock("CHAIN", "RET")) == (3, 1)
+    again = world.run("order_download", since="2000-01-01T00:00:00+00:00")
+    assert again["counts"].get("orders_created", 0) == 0
+    assert again["counts"]["already_imported"] == 2 and _orders(world) == 2
+    assert (world.stock("HELMET", "W1"), world.stock("CHAIN", "RET")) == (3, 1)

@@ -48,6 +48,23 @@ def test_quantities_of_each_mapped_shop_go_to_its_location(world: RetailWorld) -
     }
 
 
+def test_two_shops_mapped_to_one_location_apply_in_order_and_the_later_wins(
+    world: RetailWorld,
+) -> None:
+    world.setup(stores=[{"shop_id": 1, "location": "main"}, {"shop_id": 2, "location": "main"}])
+
+    run = world.run("inventory_import_full")
+
+    assert run["state"] == "succeeded", run
+    assert (world.stock("HELMET", "main"), world.stock("CHAIN", "main")) == (3, 4)
+    assert world.stock("HELMET", "outlet") is None
+    report = _rows(run["report"])
+    assert [(r["shop_id"], r["old_qty"], r["new_qty"]) for r in report if r["item_id"] == "1"] == [
+        ("1", "", "7"),
+        ("2", "7", "3"),
+    ]
+
+
 def test_a_stock_change_on_an_item_shop_alone_reaches_the_hub_on_the_next_incremental_run(
     world: RetailWorld,
 ) -> None:
