@@ -160,6 +160,51 @@ def serve(
     )
 
 
+def serve_until(
+    var: Path,
+    url: str,
+    log: Any,
+    predicate: Any,
+    what: str,
+    *,
+    kill: bool,
+    extra: dict[str, str] | None = None,
+) -> None:
+    """Start ``hub serve``, wait (up to 15 minutes) for ``predicate``, then stop the process:
+    SIGKILL with ``kill`` (the crash under test), else a normal terminate."""
+    process = serve(var, url, log, extra)
+    try:
+        wait_for(predicate, 900, what)
+    finally:
+        if kill:
+            process.send_signal(signal.SIGKILL)
+            process.wait(30)
+        else:
+            process.terminate()
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def run_row(hub: Hub, run_id: int) -> JobRun:
+    with hub.db.read() as session:
+        found = session.get(JobRun, run_id)
+        assert found is not None
+        return found
+
+
+def run_attempts(hub: Hub, run_id: int) -> list[RunAttempt]:
+    with hub.db.read() as session:
+        return list(
+            session.exec(
+                select(RunAttempt)
+                .where(RunAttempt.run_id == run_id)
+                .order_by(col(RunAttempt.attempt))
+            )
+        )
+
+
 def page_of(request: LoggedRequest, codes: list[str]) -> tuple[str, str] | None:
     text = request.params.get("$filter", "")
     code = next((c for c in codes if f"SupplierCode eq '{c}'" in text), None)
@@ -202,13 +247,13 @@ def rseries_main(args: argparse.Namespace) -> int:
         var = Path(tmp)
         url = f"sqlite:///{var / 'hub.db'}"
         upgrade(url)
-        client = {"rseries_client_id": "sandbox-client", "rseries_client_secret": "sandbox-secret"}
         settings = load_settings(
             secret_key=SECRET_KEY,
             database_url=url,
             var_dir=var,
             allow_loopback_vendors=True,
-            **client,
+            rseries_client_id="sandbox-client",
+            rseries_client_secret="sandbox-secret",
         )
         hub = Hub(settings, db=Database(url), plugins=PluginManager(autoload=False))
         with hub.db.session() as session:
@@ -223,44 +268,19 @@ def rseries_main(args: argparse.Namespace) -> int:
         hub.enqueue = lambda run_id: None
         run_id = int(hub.queue_job(tenant_id, "lightspeed_retail", "inventory_import_full").id or 0)
 
-        def row() -> JobRun:
-            with hub.db.read() as session:
-                found = session.get(JobRun, run_id)
-                assert found is not None
-                return found
-
         env = {
             "HUB_RSERIES_CLIENT_ID": "sandbox-client",
             "HUB_RSERIES_CLIENT_SECRET": "sandbox-secret",
         }
-        first = serve(var, url, log, env)
-        try:
-            wait_for(lambda: len(item_pages()) >= pages // 2, 600, "half the Item pages")
-        finally:
-            first.send_signal(signal.SIGKILL)
-            first.wait(30)
+        half = lambda: len(item_pages()) >= pages // 2  # noqa: E731
+        serve_until(var, url, log, half, "half the Item pages", kill=True, extra=env)
         before = item_pages()
         restarted = time.time()
         mono_restart = state.clock.time()
-        second = serve(var, url, log, env)
-        try:
-            wait_for(lambda: row().state in FINAL, 900, "the resumed run to end")
-        finally:
-            second.terminate()
-            try:
-                second.wait(30)
-            except subprocess.TimeoutExpired:
-                second.kill()
+        ended = lambda: run_row(hub, run_id).state in FINAL  # noqa: E731
+        serve_until(var, url, log, ended, "the resumed run to end", kill=False, extra=env)
         after = item_pages(mono_restart)
-        done = row()
-        with hub.db.read() as session:
-            attempts = list(
-                session.exec(
-                    select(RunAttempt)
-                    .where(RunAttempt.run_id == run_id)
-                    .order_by(col(RunAttempt.attempt))
-                )
-            )
+        done, attempts = run_row(hub, run_id), run_attempts(hub, run_id)
         # The inventory an undisturbed pass leaves: every seeded qoh of a matched item (an
         # item without stock at either shop is filtered out: no level, or 0).
         wrong = 0
@@ -338,44 +358,15 @@ def main(argv: list[str] | None = None) -> int:
         run = hub.queue_job(tenant_id, "lightspeed_dms", "inventory_sync", options={"force": True})
         run_id = int(run.id or 0)
 
-        def row() -> JobRun:
-            with hub.db.read() as session:
-                found = session.get(JobRun, run_id)
-                assert found is not None
-                return found
-
-        first = serve(var, url, log)
-        try:
-            wait_for(
-                lambda: any(page_of(r, codes) == (victim, kill_at) for r in box.state.log()),
-                300,
-                f"the middle page of supplier code {args.kill_in}",
-            )
-        finally:
-            first.send_signal(signal.SIGKILL)
-            first.wait(30)
+        middle = lambda: any(page_of(r, codes) == (victim, kill_at) for r in box.state.log())  # noqa: E731
+        serve_until(var, url, log, middle, f"the middle page of code {args.kill_in}", kill=True)
         before = [p for r in box.state.log() if (p := page_of(r, codes))]
         restarted = time.time()
         mono_restart = time.monotonic()
-        second = serve(var, url, log)
-        try:
-            wait_for(lambda: row().state in FINAL, 600, "the resumed run to end")
-        finally:
-            second.terminate()
-            try:
-                second.wait(30)
-            except subprocess.TimeoutExpired:
-                second.kill()
+        ended = lambda: run_row(hub, run_id).state in FINAL  # noqa: E731
+        serve_until(var, url, log, ended, "the resumed run to end", kill=False)
         after = [p for r in box.state.log() if r.at >= mono_restart and (p := page_of(r, codes))]
-        done = row()
-        with hub.db.read() as session:
-            attempts = list(
-                session.exec(
-                    select(RunAttempt)
-                    .where(RunAttempt.run_id == run_id)
-                    .order_by(col(RunAttempt.attempt))
-                )
-            )
+        done, attempts = run_row(hub, run_id), run_attempts(hub, run_id)
         hub.db.dispose()
 
     if len(attempts) < 2:

@@ -774,15 +774,8 @@ class Hub:
                 if job.kind is not Capability.ORDER_EXPORT:
                     continue
                 with self.db.read() as session:
-                    waiting = session.exec(
-                        select(JobRun.id).where(
-                            JobRun.install_id == install.id,
-                            JobRun.job == job.name,
-                            JobRun.state == "queued",
-                        )
-                    ).first()
-                if waiting is not None:
-                    continue
+                    if runs.has_queued_run(session, install.id, job.name):
+                        continue
                 try:
                     self.queue_job(install.tenant_id, install.plugin_id, job.name, trigger="event")
                 except HubError as exc:

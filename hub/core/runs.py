@@ -555,6 +555,19 @@ def page_runs(
     return list(session.exec(query.order_by(col(JobRun.id).desc()).limit(limit + 1)))
 
 
+def has_queued_run(session: Session, install_id: int, job: str) -> bool:
+    """Whether a run of the install's ``job`` is waiting to start (it will see what changed
+    until then: a caller queuing "soon after a change" need not queue another)."""
+    return (
+        session.exec(
+            select(JobRun.id).where(
+                JobRun.install_id == install_id, JobRun.job == job, JobRun.state == "queued"
+            )
+        ).first()
+        is not None
+    )
+
+
 def latest_runs(session: Session, install_ids: Sequence[int]) -> dict[int, JobRun]:
     """The newest run of each of ``install_ids`` (installs without a run are left out)."""
     if not install_ids:

@@ -22,9 +22,9 @@ from sqlmodel import select
 
 from hub.core import changes, state
 from hub.core.errors import HubError
-from hub.core.models import JobRun, PluginInstall, Tenant
+from hub.core.models import PluginInstall, Tenant
 from hub.core.records import JobSpec, ScheduleSpec
-from hub.core.runs import create_run
+from hub.core.runs import create_run, has_queued_run
 from hub.core.tenants import TenantInfo
 from hub.core.types import utcnow
 
@@ -176,17 +176,11 @@ def _queue_on_change(hub: Hub, install: PluginInstall, ctx: Any, jobs: Sequence[
             saved = install.configured_at.isoformat() if install.configured_at else ""
             mark = f"{high}@{saved}"
             seen = state.get_cursor(session, install.id, name) or "0@"
-            waiting = session.exec(
-                select(JobRun.id).where(
-                    JobRun.install_id == install.id,
-                    JobRun.job == job.name,
-                    JobRun.state == "queued",
-                )
-            ).first()
+            waiting = has_queued_run(session, install.id, job.name)
         seen_high, _, seen_saved = seen.partition("@")
         if high <= int(seen_high or 0) and saved == seen_saved:
             continue
-        if waiting is None:
+        if not waiting:
             if hub.plugins.job_refusal(ctx, job.name, {}):
                 continue
             run = create_run(
