@@ -205,6 +205,18 @@ def run_attempts(hub: Hub, run_id: int) -> list[RunAttempt]:
         )
 
 
+def recovered(
+    attempts: list[RunAttempt], restarted: float, before: list[Any], after: list[Any]
+) -> tuple[float, int] | None:
+    """Seconds from the restart to the second attempt's start, and the requests made both
+    before the kill and after the restart; None (said on stderr) when nothing resumed."""
+    if len(attempts) < 2:
+        print(f"# the run has {len(attempts)} attempt(s): it was not resumed", file=sys.stderr)
+        return None
+    recovery = attempts[1].started_at.timestamp() - restarted
+    return recovery, sum((Counter(after) & Counter(before)).values())
+
+
 def page_of(request: LoggedRequest, codes: list[str]) -> tuple[str, str] | None:
     text = request.params.get("$filter", "")
     code = next((c for c in codes if f"SupplierCode eq '{c}'" in text), None)
@@ -292,11 +304,10 @@ def rseries_main(args: argparse.Namespace) -> int:
                     wrong += 1
         hub.db.dispose()
 
-    if len(attempts) < 2:
-        print(f"# the run has {len(attempts)} attempt(s): it was not resumed", file=sys.stderr)
+    figures = recovered(attempts, restarted, before, after)
+    if figures is None:
         return 1
-    recovery = attempts[1].started_at.timestamp() - restarted
-    redone = sum((Counter(after) & Counter(before)).values())
+    recovery, redone = figures
     print(
         f"# run {run_id}: {done.state}; {len(before)} Item pages before the kill, "
         f"{len(after)} after the restart ({redone} of them redone); sampled levels wrong: "
@@ -369,11 +380,10 @@ def main(argv: list[str] | None = None) -> int:
         done, attempts = run_row(hub, run_id), run_attempts(hub, run_id)
         hub.db.dispose()
 
-    if len(attempts) < 2:
-        print(f"# the run has {len(attempts)} attempt(s): it was not resumed", file=sys.stderr)
+    figures = recovered(attempts, restarted, before, after)
+    if figures is None:
         return 1
-    recovery = attempts[1].started_at.timestamp() - restarted
-    redone = sum((Counter(after) & Counter(before)).values())
+    recovery, redone = figures
     fetched_pages = len(set(before) | set(after))
     resumed_from = (attempts[1].resumed_from or {}).get("value") or {}
     print(
