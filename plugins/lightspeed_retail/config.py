@@ -53,6 +53,7 @@ class StoreMapping(BaseModel):
 
     shop_id: int = Field(
         ge=1,
+        title="Shop",
         description="Lightspeed shopID (action `shops` lists them).",
         json_schema_extra={"x-hub-options": _options("shops", "shop_id")},
     )
