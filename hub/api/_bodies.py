@@ -10,6 +10,7 @@ type. Bodies of pydantic models are left to pydantic (their models say what they
 
 from __future__ import annotations
 
+import contextlib
 import re
 import types
 from typing import Annotated, Any, Union, get_args, get_origin
@@ -23,7 +24,7 @@ from hub.api._errors import ApiError
 __all__ = ["strict_body"]
 
 _NO_DECODER = object()
-_decoders: dict[int, Any] = {}
+_decoders: dict[Any, Any] = {}
 _AT = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
 
 
@@ -41,15 +42,22 @@ def _has_struct(annotation: Any) -> bool:
 
 
 def _decoder(handler: HTTPRouteHandler) -> Any:
-    key = id(handler)
-    decoder = _decoders.get(key)
+    """The strict decoder of the handler's ``data`` type, kept per type (not per handler
+    object: an id can be reused by another handler once the first is gone)."""
+    data = handler.parsed_fn_signature.parameters.get("data")
+    annotation = getattr(data, "annotation", None)
+    if annotation is None:
+        return _NO_DECODER
+    try:
+        decoder = _decoders.get(annotation)
+    except TypeError:  # an unhashable annotation: built each time
+        decoder = None
     if decoder is None:
         decoder = _NO_DECODER
-        data = handler.parsed_fn_signature.parameters.get("data")
-        annotation = getattr(data, "annotation", None)
-        if annotation is not None and _has_struct(annotation):
+        if _has_struct(annotation):
             decoder = msgspec.json.Decoder(annotation, strict=True)
-        _decoders[key] = decoder
+        with contextlib.suppress(TypeError):
+            _decoders[annotation] = decoder
     return decoder
 
 
