@@ -27,7 +27,7 @@ The rules decided here:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -158,22 +158,31 @@ def _chunks(values: Iterable[Any]) -> Iterable[list[Any]]:
         yield unique[start : start + LOOKUP_CHUNK]
 
 
+def _marks(values: Sequence[Any]) -> tuple[str, dict[str, Any]]:
+    """``:v0, :v1, …`` and their parameters, for an ``IN (…)`` of direct SQL."""
+    params = {f"v{n}": value for n, value in enumerate(values)}
+    return ", ".join(f":{name}" for name in params), params
+
+
 def vendor_ids(
     session: Session, install_id: int, kind: str, hub_ids: Iterable[int]
 ) -> dict[int, str]:
     """``{hub_id: vendor_id}`` for those of ``hub_ids`` that are bound (one query per
-    :data:`LOOKUP_CHUNK` ids)."""
+    :data:`LOOKUP_CHUNK` ids, direct SQL: an import asks once a page)."""
     found: dict[int, str] = {}
+    sql = DirectSql.of(session)
     for chunk in _chunks(hub_ids):
-        rows = session.exec(
-            select(Binding.hub_id, Binding.vendor_id).where(
-                col(Binding.install_id) == install_id,
-                col(Binding.kind) == kind,
-                col(Binding.state) == BOUND,
-                col(Binding.hub_id).in_(chunk),
-            )
-        )
-        found.update({hub_id: vendor_id for hub_id, vendor_id in rows if vendor_id is not None})
+        marks, params = _marks(chunk)
+        for hub_id, vendor_id in sql.rows(
+            "SELECT hub_id, vendor_id FROM bindings WHERE install_id = :i AND kind = :k"
+            f" AND state = :s AND hub_id IN ({marks})",
+            i=install_id,
+            k=kind,
+            s=BOUND,
+            **params,
+        ):
+            if vendor_id is not None:
+                found[int(hub_id)] = str(vendor_id)
     return found
 
 
@@ -181,22 +190,23 @@ def hub_ids(
     session: Session, install_id: int, kind: str, vendor_ids: Iterable[str]
 ) -> dict[str, int]:
     """``{vendor_id: hub_id}`` for those of ``vendor_ids`` that are bound (one query per
-    :data:`LOOKUP_CHUNK` ids). Should two hub ids be bound to one vendor id, the first bound
-    wins (as :func:`hub_id_of`)."""
+    :data:`LOOKUP_CHUNK` ids, direct SQL). Should two hub ids be bound to one vendor id, the
+    first bound wins (as :func:`hub_id_of`)."""
     found: dict[str, int] = {}
+    sql = DirectSql.of(session)
     for chunk in _chunks(vendor_ids):
-        rows = session.exec(
-            select(Binding.vendor_id, Binding.hub_id)
-            .where(
-                col(Binding.install_id) == install_id,
-                col(Binding.kind) == kind,
-                col(Binding.state) == BOUND,
-                col(Binding.vendor_id).in_(chunk),
-            )
-            .order_by(col(Binding.id).desc())
-        )
+        marks, params = _marks(chunk)
         # Newest first, so the oldest binding of a vendor id is written last and kept.
-        found.update({vendor_id: hub_id for vendor_id, hub_id in rows if vendor_id is not None})
+        for vendor_id, hub_id in sql.rows(
+            "SELECT vendor_id, hub_id FROM bindings WHERE install_id = :i AND kind = :k"
+            f" AND state = :s AND vendor_id IN ({marks}) ORDER BY id DESC",
+            i=install_id,
+            k=kind,
+            s=BOUND,
+            **params,
+        ):
+            if vendor_id is not None:
+                found[str(vendor_id)] = int(hub_id)
     return found
 
 
@@ -239,16 +249,17 @@ def bind_many(session: Session, install_id: int, kind: str, pairs: dict[int, str
     if not pairs:
         return 0
     current: dict[int, tuple[str | None, str]] = {}
-    for chunk in _chunks(sorted(pairs)):
-        for hub_id, vendor_id, state in session.exec(
-            select(Binding.hub_id, Binding.vendor_id, Binding.state).where(
-                Binding.install_id == install_id,
-                Binding.kind == kind,
-                col(Binding.hub_id).in_(chunk),
-            )
-        ):
-            current[int(hub_id)] = (vendor_id, state)
     sql = DirectSql.of(session)
+    for chunk in _chunks(sorted(pairs)):
+        marks, params = _marks(chunk)
+        for hub_id, vendor_id, state in sql.rows(
+            "SELECT hub_id, vendor_id, state FROM bindings WHERE install_id = :i AND kind = :k"
+            f" AND hub_id IN ({marks})",
+            i=install_id,
+            k=kind,
+            **params,
+        ):
+            current[int(hub_id)] = (None if vendor_id is None else str(vendor_id), str(state))
     now = sql.when(utcnow())
     new_rows = []
     changed = []

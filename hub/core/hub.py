@@ -21,6 +21,7 @@ from hub.core import audit, connections, exports, installs, orders, outbound, ru
 from hub.core import tenants as core_tenants
 from hub.core.crypto import SecretBox, SecretDecryptError
 from hub.core.db import Database
+from hub.core.direct_sql import DirectSql
 from hub.core.errors import AdminOnly, HubError, Invalid, NotFound, Refused
 from hub.core.identity import new_boot_id
 from hub.core.models import JobRun, Order, PluginInstall, Tenant
@@ -568,20 +569,7 @@ class Hub:
         """Store an order (idempotent by number) and open an export for every enabled
         install that exports it; raises ``order.updated``."""
         with self.db.read() as session:
-            candidates = list(
-                session.exec(
-                    select(PluginInstall).where(
-                        PluginInstall.tenant_id == tenant_id, col(PluginInstall.enabled)
-                    )
-                )
-            )
-        exporters = [
-            i
-            for i in candidates
-            if self._known(i.plugin_id)
-            and i.plugin_id != source
-            and Capability.ORDER_EXPORT in self.plugins.manifest(i.plugin_id).capabilities
-        ]
+            exporters = self._order_exporters(session, tenant_id, source)
         tenant = self.tenant_info(tenant_id) if exporters else None
         exporting: list[PluginInstall] = []
         with self.db.session() as session:
@@ -612,7 +600,7 @@ class Hub:
         opened for every enabled install that exports each new one, ``order.updated``
         raised for them. Returns the stored orders and what to call once the transaction
         committed (queueing the exporters' jobs)."""
-        exporters = self._order_exporters(tenant_id, source)
+        exporters = self._order_exporters(session, tenant_id, source)
         stored = orders.store_orders(session, tenant_id, bodies)
         created = [s for s in stored if s.created]
         exporting: dict[int, PluginInstall] = {}
@@ -636,22 +624,30 @@ class Hub:
 
         return stored, after_commit
 
-    def _order_exporters(self, tenant_id: int, source: str) -> list[PluginInstall]:
-        with self.db.read() as session:
-            candidates = list(
-                session.exec(
-                    select(PluginInstall).where(
-                        PluginInstall.tenant_id == tenant_id, col(PluginInstall.enabled)
-                    )
-                )
+    def _order_exporters(
+        self, session: Session, tenant_id: int, source: str
+    ) -> list[PluginInstall]:
+        """The tenant's enabled installs other than ``source`` whose plugin exports orders
+        (looked up by direct SQL: a page of vendor sales asks, and mostly there are none)."""
+        wanted = [
+            int(install_id)
+            for install_id, plugin_id in DirectSql.of(session).rows(
+                "SELECT id, plugin_id FROM plugin_installs WHERE tenant_id = :t AND enabled",
+                t=tenant_id,
             )
-        return [
-            i
-            for i in candidates
-            if self._known(i.plugin_id)
-            and i.plugin_id != source
-            and Capability.ORDER_EXPORT in self.plugins.manifest(i.plugin_id).capabilities
+            if plugin_id != source
+            and self._known(plugin_id)
+            and Capability.ORDER_EXPORT in self.plugins.manifest(plugin_id).capabilities
         ]
+        if not wanted:
+            return []
+        return list(
+            session.exec(
+                select(PluginInstall)
+                .where(col(PluginInstall.id).in_(wanted))
+                .order_by(col(PluginInstall.id))
+            )
+        )
 
     def _known(self, plugin_id: str) -> bool:
         try:

@@ -126,10 +126,14 @@ def strip_strings(model: BaseModel) -> None:
 
     Called after validation, so lengths and patterns are checked on the strings as sent: the
     limits the document states are the limits of what a client sends."""
-    for name in type(model).model_fields:
-        value = getattr(model, name)
-        if isinstance(value, str) and value != value.strip():
-            object.__setattr__(model, name, value.strip())
+    fields = model.__dict__  # a pydantic model keeps its field values (and only them) here
+    padded = [
+        name
+        for name, value in fields.items()
+        if isinstance(value, str) and value and (value[0].isspace() or value[-1].isspace())
+    ]
+    for name in padded:
+        fields[name] = fields[name].strip()
 
 
 def _json_int(value: Any) -> Any:

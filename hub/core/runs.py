@@ -42,6 +42,7 @@ from sqlmodel import Session, col, select
 
 from hub.core import webhooks
 from hub.core.db import Database
+from hub.core.direct_sql import DirectSql
 from hub.core.models import (
     JobRun,
     PluginInstall,
@@ -246,10 +247,15 @@ def fence(session: Session, run_id: int, attempt: int) -> None:
     """Inside a write transaction of attempt ``attempt``: check it is still the run's attempt
     (and hold the run's row until the commit, so the run cannot be requeued in between);
     raises :class:`RunFenced` otherwise, which rolls the transaction back."""
-    result = session.execute(
-        update(JobRun).where(*_owned(run_id, attempt)).values(heartbeat_at=utcnow())
-    )
-    if not result.rowcount:  # type: ignore[attr-defined]
+    # Direct SQL: every page a job applies passes here.
+    sql = DirectSql.of(session)
+    if not sql.run(
+        "UPDATE job_runs SET heartbeat_at = :now"
+        " WHERE id = :id AND state = 'running' AND attempts = :attempt",
+        now=sql.when(utcnow()),
+        id=run_id,
+        attempt=attempt,
+    ):
         raise RunFenced(run_id, attempt)
 
 

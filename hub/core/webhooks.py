@@ -117,15 +117,22 @@ def update_subscription(
 
 
 def wanted(session: Session, tenant_id: int, event: str) -> bool:
-    """Whether any active subscription of the tenant wants ``event``."""
-    return any(
-        event in s.events
-        for s in session.exec(
-            select(WebhookSubscription).where(
-                WebhookSubscription.tenant_id == tenant_id, col(WebhookSubscription.active)
-            )
-        )
-    )
+    """Whether any active subscription of the tenant wants ``event`` (direct SQL: asked by
+    every page of stock movements)."""
+    return wanted_on(DirectSql.of(session), tenant_id, event)
+
+
+def wanted_on(sql: DirectSql, tenant_id: int, event: str) -> bool:
+    """:func:`wanted` through direct SQL (in its transaction)."""
+    return bool(_subscribers(sql, tenant_id, event))
+
+
+def _subscribers(sql: DirectSql, tenant_id: int, event: str) -> list[int]:
+    return [
+        sub_id
+        for sub_id, events in sql.rows(_SUBSCRIPTIONS, tenant=tenant_id)
+        if event in (json.loads(events) if isinstance(events, str) else events)
+    ]
 
 
 def emit(session: Session, tenant_id: int, event: str, data: dict[str, Any]) -> int:
@@ -153,11 +160,7 @@ _INSERT_DELIVERY = (
 
 def emit_on(sql: DirectSql, tenant_id: int, event: str, items: Iterable[dict[str, Any]]) -> int:
     """:func:`emit_many` through direct SQL (in its transaction)."""
-    subs = [
-        sub_id
-        for sub_id, events in sql.rows(_SUBSCRIPTIONS, tenant=tenant_id)
-        if event in (json.loads(events) if isinstance(events, str) else events)
-    ]
+    subs = _subscribers(sql, tenant_id, event)
     if not subs:
         return 0
     rows = []

@@ -87,6 +87,11 @@ def to_str(value: Any) -> Any:
 
 def to_int(value: Any) -> Any:
     """``"33"`` → ``33``; ``""`` → ``None`` (left to the field type to accept or reject)."""
+    if type(value) is str:  # the API's every integer: the common case first
+        try:
+            return int(value)
+        except ValueError:
+            pass
     if _is_empty(value):
         return None
     if isinstance(value, bool):
@@ -116,6 +121,11 @@ def to_optional_int(value: Any) -> Any:
 
 def to_foreign_key(value: Any) -> Any:
     """A foreign key: ``"0"``, ``0`` and ``""`` mean "none" and become ``None``."""
+    if type(value) is str:
+        try:
+            return int(value) or None
+        except ValueError:
+            pass
     number = to_int(value)
     if number == 0:
         return None
@@ -124,6 +134,11 @@ def to_foreign_key(value: Any) -> Any:
 
 def to_decimal(value: Any) -> Any:
     """Money and quantities: ``"19.99"`` → ``Decimal("19.99")``; floats via their repr."""
+    if type(value) is str and value:
+        try:
+            return Decimal(value)  # white space around it is allowed, as by strip()
+        except InvalidOperation:
+            pass
     if _is_empty(value):
         return None
     if isinstance(value, bool):
@@ -144,6 +159,8 @@ _FALSE = {"false", "0", "no", "off", ""}
 
 def to_bool(value: Any) -> Any:
     """``"true"``/``"false"`` (and ``"1"``/``"0"``, ``""`` = false) → ``bool``."""
+    if value == "true" or value == "false":
+        return value == "true"
     if value is None or isinstance(value, bool):
         return False if value is None else value
     if isinstance(value, int):
@@ -159,6 +176,11 @@ def to_bool(value: Any) -> Any:
 
 def to_datetime(value: Any) -> Any:
     """ISO 8601 text → aware ``datetime``; naive values are taken as UTC; ``""`` → ``None``."""
+    if type(value) is str and value[-6:-5] == "+":  # the API's own "…+00:00" form
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            pass
     if _is_empty(value):
         return None
     if isinstance(value, str):
