@@ -27,7 +27,7 @@ The rules decided here:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -38,7 +38,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from hub.core.db import Database
-from hub.core.direct_sql import DirectSql
+from hub.core.direct_sql import DirectSql, in_list
 from hub.core.models import Binding
 from hub.core.types import utcnow
 
@@ -158,56 +158,52 @@ def _chunks(values: Iterable[Any]) -> Iterable[list[Any]]:
         yield unique[start : start + LOOKUP_CHUNK]
 
 
-def _marks(values: Sequence[Any]) -> tuple[str, dict[str, Any]]:
-    """``:v0, :v1, …`` and their parameters, for an ``IN (…)`` of direct SQL."""
-    params = {f"v{n}": value for n, value in enumerate(values)}
-    return ", ".join(f":{name}" for name in params), params
+def _bound(
+    session: Session,
+    install_id: int,
+    kind: str,
+    by: Literal["hub_id", "vendor_id"],
+    values: Iterable[Any],
+) -> Iterator[tuple[Any, Any]]:
+    """``(by, other)`` of the bound bindings whose ``by`` column is among ``values``, newest
+    first (one query per :data:`LOOKUP_CHUNK` values, direct SQL: an import asks once a
+    page)."""
+    other = "vendor_id" if by == "hub_id" else "hub_id"
+    sql = DirectSql.of(session)
+    for chunk in _chunks(values):
+        marks, params = in_list(chunk)
+        yield from sql.rows(
+            f"SELECT {by}, {other} FROM bindings WHERE install_id = :i AND kind = :k"
+            f" AND state = :s AND {by} IN ({marks}) ORDER BY id DESC",
+            i=install_id,
+            k=kind,
+            s=BOUND,
+            **params,
+        )
 
 
 def vendor_ids(
     session: Session, install_id: int, kind: str, hub_ids: Iterable[int]
 ) -> dict[int, str]:
-    """``{hub_id: vendor_id}`` for those of ``hub_ids`` that are bound (one query per
-    :data:`LOOKUP_CHUNK` ids, direct SQL: an import asks once a page)."""
-    found: dict[int, str] = {}
-    sql = DirectSql.of(session)
-    for chunk in _chunks(hub_ids):
-        marks, params = _marks(chunk)
-        for hub_id, vendor_id in sql.rows(
-            "SELECT hub_id, vendor_id FROM bindings WHERE install_id = :i AND kind = :k"
-            f" AND state = :s AND hub_id IN ({marks})",
-            i=install_id,
-            k=kind,
-            s=BOUND,
-            **params,
-        ):
-            if vendor_id is not None:
-                found[int(hub_id)] = str(vendor_id)
-    return found
+    """``{hub_id: vendor_id}`` for those of ``hub_ids`` that are bound."""
+    return {
+        int(hub_id): str(vendor_id)
+        for hub_id, vendor_id in _bound(session, install_id, kind, "hub_id", hub_ids)
+        if vendor_id is not None
+    }
 
 
 def hub_ids(
     session: Session, install_id: int, kind: str, vendor_ids: Iterable[str]
 ) -> dict[str, int]:
-    """``{vendor_id: hub_id}`` for those of ``vendor_ids`` that are bound (one query per
-    :data:`LOOKUP_CHUNK` ids, direct SQL). Should two hub ids be bound to one vendor id, the
-    first bound wins (as :func:`hub_id_of`)."""
-    found: dict[str, int] = {}
-    sql = DirectSql.of(session)
-    for chunk in _chunks(vendor_ids):
-        marks, params = _marks(chunk)
-        # Newest first, so the oldest binding of a vendor id is written last and kept.
-        for vendor_id, hub_id in sql.rows(
-            "SELECT vendor_id, hub_id FROM bindings WHERE install_id = :i AND kind = :k"
-            f" AND state = :s AND vendor_id IN ({marks}) ORDER BY id DESC",
-            i=install_id,
-            k=kind,
-            s=BOUND,
-            **params,
-        ):
-            if vendor_id is not None:
-                found[str(vendor_id)] = int(hub_id)
-    return found
+    """``{vendor_id: hub_id}`` for those of ``vendor_ids`` that are bound. Should two hub ids
+    be bound to one vendor id, the first bound wins (as :func:`hub_id_of`): rows come newest
+    first, so the oldest is written last and kept."""
+    return {
+        str(vendor_id): int(hub_id)
+        for vendor_id, hub_id in _bound(session, install_id, kind, "vendor_id", vendor_ids)
+        if vendor_id is not None
+    }
 
 
 # -- binding and claiming ---------------------------------------------------------------
@@ -251,7 +247,7 @@ def bind_many(session: Session, install_id: int, kind: str, pairs: dict[int, str
     current: dict[int, tuple[str | None, str]] = {}
     sql = DirectSql.of(session)
     for chunk in _chunks(sorted(pairs)):
-        marks, params = _marks(chunk)
+        marks, params = in_list(chunk)
         for hub_id, vendor_id, state in sql.rows(
             "SELECT hub_id, vendor_id, state FROM bindings WHERE install_id = :i AND kind = :k"
             f" AND hub_id IN ({marks})",

@@ -17,6 +17,7 @@ going in pass through :meth:`DirectSql.when`, stored exactly as the ORM stores t
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -26,7 +27,7 @@ from sqlmodel import Session
 
 from hub.core.types import UTCDateTime
 
-__all__ = ["DirectSql"]
+__all__ = ["DirectSql", "in_list"]
 
 _NAMED = re.compile(r"(?<![:\w]):(\w+)")
 
@@ -40,6 +41,12 @@ def _pyformat(statement: str) -> str:
 @lru_cache(maxsize=8)
 def _time_binder(dialect: Dialect) -> Any:
     return UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+
+
+def in_list(values: Sequence[Any]) -> tuple[str, dict[str, Any]]:
+    """``:v0, :v1, …`` and their parameters, for an ``IN (…)`` of direct SQL."""
+    params = {f"v{n}": value for n, value in enumerate(values)}
+    return ", ".join(f":{name}" for name in params), params
 
 
 class DirectSql:

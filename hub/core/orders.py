@@ -25,7 +25,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from hub.core import webhooks
-from hub.core.direct_sql import DirectSql
+from hub.core.direct_sql import DirectSql, in_list
 from hub.core.errors import Conflict, Invalid, NotFound
 from hub.core.inputs import (
     MONEY_PATTERN,
@@ -339,19 +339,13 @@ def _digest(dumped: dict[str, Any]) -> str:
 _LOOKUP_CHUNK = 500
 
 
-def _in_list(values: Sequence[Any]) -> tuple[str, dict[str, Any]]:
-    """``:v0, :v1, …`` and their parameters, for an ``IN (…)`` of direct SQL."""
-    params = {f"v{n}": value for n, value in enumerate(values)}
-    return ", ".join(f":{name}" for name in params), params
-
-
 def _order_ids(
     sql: DirectSql, tenant_id: int, numbers: Sequence[str]
 ) -> dict[str, tuple[Any, ...]]:
     """Number → ``(id, status, body hash)`` of the tenant's stored orders among ``numbers``."""
     found: dict[str, tuple[Any, ...]] = {}
     for start in range(0, len(numbers), _LOOKUP_CHUNK):
-        marks, params = _in_list(numbers[start : start + _LOOKUP_CHUNK])
+        marks, params = in_list(numbers[start : start + _LOOKUP_CHUNK])
         for order_id, number, status, digest in sql.rows(
             f"SELECT id, number, status, body_hash FROM orders "
             f"WHERE tenant_id = :t AND number IN ({marks})",
@@ -410,7 +404,7 @@ def store_orders(session: Session, tenant_id: int, bodies: Sequence[OrderIn]) ->
     skus = sorted({line.sku for b in bodies for line in b.lines})
     products: dict[str, int] = {}
     for start in range(0, len(skus), _LOOKUP_CHUNK):
-        marks, params = _in_list(skus[start : start + _LOOKUP_CHUNK])
+        marks, params = in_list(skus[start : start + _LOOKUP_CHUNK])
         for pid, sku in sql.rows(
             f"SELECT id, sku FROM products WHERE tenant_id = :t AND sku IN ({marks})",
             t=tenant_id,

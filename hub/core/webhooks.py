@@ -119,12 +119,7 @@ def update_subscription(
 def wanted(session: Session, tenant_id: int, event: str) -> bool:
     """Whether any active subscription of the tenant wants ``event`` (direct SQL: asked by
     every page of stock movements)."""
-    return wanted_on(DirectSql.of(session), tenant_id, event)
-
-
-def wanted_on(sql: DirectSql, tenant_id: int, event: str) -> bool:
-    """:func:`wanted` through direct SQL (in its transaction)."""
-    return bool(_subscribers(sql, tenant_id, event))
+    return bool(_subscribers(DirectSql.of(session), tenant_id, event))
 
 
 def _subscribers(sql: DirectSql, tenant_id: int, event: str) -> list[int]:

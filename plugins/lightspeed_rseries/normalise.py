@@ -121,11 +121,6 @@ def to_optional_int(value: Any) -> Any:
 
 def to_foreign_key(value: Any) -> Any:
     """A foreign key: ``"0"``, ``0`` and ``""`` mean "none" and become ``None``."""
-    if type(value) is str:
-        try:
-            return int(value) or None
-        except ValueError:
-            pass
     number = to_int(value)
     if number == 0:
         return None
