@@ -46,10 +46,10 @@ from hub.plugin import JobContext, serve_in_thread
 from hub.plugin.testing import add_tenant, make_test_hub, stock_of
 from plugins.lightspeed_retail import plugin as retail_plugin
 from plugins.lightspeed_retail.config import RetailConfig
-from plugins.lightspeed_retail.importer import apply_plan, plan_import
-from plugins.lightspeed_retail.mapping import item_facts
+from plugins.lightspeed_retail.importer import Read, apply_items
 from plugins.lightspeed_rseries import normalise
 from plugins.lightspeed_rseries import query as q
+from plugins.lightspeed_rseries.client import decode
 from plugins.lightspeed_rseries.sandbox import create_app
 
 PLUGIN = "lightspeed_retail"
@@ -197,12 +197,12 @@ def local_apply(hub: Hub, tenant_id: int, pages: list[bytes], brands: dict[int, 
         attempt=claimed.attempts,
     )
     started = time.perf_counter()
-    items = [
-        item_facts(raw) for body in pages for raw in normalise.records(json.loads(body), "Item")
-    ]
-    plan = plan_import(items, config, brands, full=True)
-    apply_plan(ctx, config, plan, full=True)
+    read = Read()
+    for page in pages:  # as the client decodes a page, and the full read keeps its items
+        read.add(normalise.records(decode(page), "Item"))
+    apply_items(ctx, config, read.items.values(), brands, full=True)
     elapsed = time.perf_counter() - started
+    items = read.items
     runs.finish(hub.db, run.id, "succeeded", attempt=claimed.attempts, counts=ctx.counts)
     _say(f"   local apply counts: {ctx.counts}")
     return len(items) / elapsed

@@ -16,6 +16,7 @@ and fixtures, a pytest plugin for plugin authors).
 from __future__ import annotations
 
 from hub.core.changes import ChangeBatch, InventoryChange, ProductChange
+from hub.core.collector import paused as collector_paused
 from hub.core.errors import ConnectRefused, HubError, Invalid, NotFound, Refused
 from hub.core.inventory import BoundProduct, LocationsResult
 from hub.core.listings import ListingView
@@ -117,6 +118,7 @@ __all__ = [
     "VendorRequest",
     "Weekday",
     "call_blocking",
+    "collector_paused",
     "hookimpl",
     "managed_secret_field",
     "normalise_brand",

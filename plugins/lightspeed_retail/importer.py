@@ -58,6 +58,7 @@ from hub.plugin import (
     PendingItem,
     Refused,
     TransientJobError,
+    collector_paused,
     report_csv,
     utcnow,
 )
@@ -89,6 +90,9 @@ __all__ = [
     "CURSOR_ITEMSHOP",
     "REPORT_HEADER",
     "ImportPlan",
+    "Read",
+    "apply_items",
+    "apply_plan",
     "plan_import",
     "run_import",
 ]
@@ -128,6 +132,16 @@ class Read:
     newest_item_shop: str = ""
     requests: int = 0
 
+    def add(self, records: list[dict[str, Any]]) -> list[ItemFacts]:
+        """The facts of a page's item records, kept by item id (the collector paused: a
+        page is thousands of objects and no garbage)."""
+        items = self.items
+        with collector_paused():
+            added = [item_facts(raw) for raw in records]
+            for facts in added:
+                items[facts.item_id] = facts
+        return added
+
 
 def _pages(
     client: RSeriesClient, entity: str, params: dict[str, str], read: Read
@@ -165,9 +179,10 @@ def read_everything(
     params = {"load_relations": ITEM_RELATIONS, "archived": "false"}
     point = resume_point(ctx, client)
     if ctx is not None and point is not None:
-        for raw in ctx.spooled(SPOOL_ITEMS):
-            facts = item_facts(raw)
-            read.items[facts.item_id] = facts
+        with collector_paused():
+            for raw in ctx.spooled(SPOOL_ITEMS):
+                facts = item_facts(raw)
+                read.items[facts.item_id] = facts
         read.requests = int(point.get("requests") or 0)
         ctx.count("pages_resumed", int(point.get("pages") or 0))
         following = point.get("next")
@@ -179,9 +194,7 @@ def read_everything(
     read.requests += 1
     pages = int(point.get("pages") or 0) if point else 0
     while True:
-        for raw in page.records:
-            facts = item_facts(raw)
-            read.items[facts.item_id] = facts
+        read.add(page.records)
         pages += 1
         if ctx is not None:
             ctx.spool(
@@ -234,16 +247,14 @@ def read_changes(
         "load_relations": ITEM_RELATIONS,
     }
     for raw in _pages(client, "Item", item_params, read):
-        facts = item_facts(raw)
-        read.items[facts.item_id] = facts
+        facts = read.add([raw])[0]
         read.newest_item = _newer(read.newest_item, facts.timestamp)
     missing = sorted(i for i in touched - set(read.items) if i)
     for start in range(0, len(missing), q.MAX_IN_VALUES):
         chunk = missing[start : start + q.MAX_IN_VALUES]
         params = {"itemID": q.in_(chunk), "archived": "true", "load_relations": ITEM_RELATIONS}
         for raw in _pages(client, "Item", params, read):
-            facts = item_facts(raw)
-            read.items[facts.item_id] = facts
+            read.add([raw])
     return read
 
 
@@ -365,8 +376,7 @@ def run_import(ctx: JobContext, *, full: bool) -> None:
         return
     ctx.set_count("requests", read.requests)
     ctx.set_count("items_read", len(read.items))
-    plan = plan_import(read.items.values(), config, brands, full=full)
-    apply_plan(ctx, config, plan, full=full)
+    apply_items(ctx, config, read.items.values(), brands, full=full)
     if full:
         mark = started.isoformat()
         ctx.set_cursor(CURSOR_ITEM, mark)
@@ -376,6 +386,22 @@ def run_import(ctx: JobContext, *, full: bool) -> None:
             ctx.set_cursor(CURSOR_ITEM, to_datetime(read.newest_item).isoformat())
         if read.newest_item_shop:
             ctx.set_cursor(CURSOR_ITEMSHOP, to_datetime(read.newest_item_shop).isoformat())
+
+
+def apply_items(
+    ctx: JobContext,
+    config: RetailConfig,
+    items: Iterable[ItemFacts],
+    brands: dict[int, str],
+    *,
+    full: bool,
+) -> ImportPlan:
+    """Plan and apply a pass's items (:func:`plan_import`, :func:`apply_plan`): CPU-bound
+    work on every item read, with the garbage collector paused."""
+    with collector_paused():
+        plan = plan_import(items, config, brands, full=full)
+        apply_plan(ctx, config, plan, full=full)
+    return plan
 
 
 def apply_plan(ctx: JobContext, config: RetailConfig, plan: ImportPlan, *, full: bool) -> None:

@@ -69,9 +69,10 @@ def to_container(items: list[Any], child: str) -> dict[str, list[Any]]:
 def records(body: Mapping[str, Any], entity: str) -> list[dict[str, Any]]:
     """Return the records of ``entity`` in a response body, always as a list.
 
-    An empty result has no entity key at all, a single hit is a bare object.
+    An empty result has no entity key at all, a single hit is a bare object. The records
+    are the body's own dicts (a decoded body is not shared), other mappings are copied.
     """
-    return [dict(record) for record in as_list(body.get(entity))]
+    return [r if r.__class__ is dict else dict(r) for r in as_list(body.get(entity))]
 
 
 def to_str(value: Any) -> Any:
