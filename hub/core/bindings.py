@@ -152,6 +152,9 @@ def hub_id_of(session: Session, install_id: int, kind: str, vendor_id: str) -> i
     ).first()
 
 
+WHOLE_KIND_READ = 2_000  # pairs above which bind_many reads the kind's every binding
+
+
 def _chunks(values: Iterable[Any]) -> Iterable[list[Any]]:
     unique = list(dict.fromkeys(values))
     for start in range(0, len(unique), LOOKUP_CHUNK):
@@ -246,39 +249,40 @@ def bind_many(session: Session, install_id: int, kind: str, pairs: dict[int, str
         return 0
     current: dict[int, tuple[str | None, str]] = {}
     sql = DirectSql.of(session)
-    for chunk in _chunks(sorted(pairs)):
-        marks, params = in_list(chunk)
-        for hub_id, vendor_id, state in sql.rows(
-            "SELECT hub_id, vendor_id, state FROM bindings WHERE install_id = :i AND kind = :k"
-            f" AND hub_id IN ({marks})",
-            i=install_id,
-            k=kind,
-            **params,
-        ):
-            current[int(hub_id)] = (None if vendor_id is None else str(vendor_id), str(state))
+    select = "SELECT hub_id, vendor_id, state FROM bindings WHERE install_id = :i AND kind = :k"
+    # Thousands of pairs (an import): every binding of the kind in one read of the unique
+    # index's range costs less than a lookup per 500.
+    if len(pairs) > WHOLE_KIND_READ:
+        rows = sql.rows(select, i=install_id, k=kind)
+    else:
+        rows = []
+        for chunk in _chunks(sorted(pairs)):
+            marks, params = in_list(chunk)
+            rows += sql.rows(f"{select} AND hub_id IN ({marks})", i=install_id, k=kind, **params)
+    for hub_id, vendor_id, state in rows:
+        if hub_id in pairs:
+            current[hub_id] = (None if vendor_id is None else str(vendor_id), str(state))
     now = sql.when(utcnow())
     new_rows = []
     changed = []
     for hub_id, vendor_id in pairs.items():
         found = current.get(hub_id)
-        row = {"i": install_id, "k": kind, "h": hub_id, "v": vendor_id, "s": BOUND, "now": now}
         if found is None:
-            new_rows.append(row)
+            new_rows.append((install_id, kind, hub_id, vendor_id, BOUND, now))
         elif found != (vendor_id, BOUND):
-            changed.append(row)
-    if new_rows:
-        sql.run_many(
-            "INSERT INTO bindings (install_id, kind, hub_id, vendor_id, state, data, updated_at)"
-            " VALUES (:i, :k, :h, :v, :s, '{}', :now)",
-            new_rows,
-        )
-    if changed:
-        sql.run_many(
-            "UPDATE bindings SET vendor_id = :v, state = :s, claimed_at = NULL,"
-            " claimed_by = NULL, updated_at = :now"
-            " WHERE install_id = :i AND kind = :k AND hub_id = :h",
-            changed,
-        )
+            changed.append((vendor_id, BOUND, now, install_id, kind, hub_id))
+    # Tuples of the values in the order of their marks (see DirectSql.run_many).
+    sql.run_many(
+        "INSERT INTO bindings (install_id, kind, hub_id, vendor_id, state, data, updated_at)"
+        " VALUES (:i, :k, :h, :v, :s, '{}', :now)",
+        new_rows,
+    )
+    sql.run_many(
+        "UPDATE bindings SET vendor_id = :v, state = :s, claimed_at = NULL,"
+        " claimed_by = NULL, updated_at = :now"
+        " WHERE install_id = :i AND kind = :k AND hub_id = :h",
+        changed,
+    )
     return len(new_rows) + len(changed)
 
 

@@ -323,6 +323,22 @@ _LEVELS_SQL = (
 )
 
 
+_AMBIGUOUS, _UPDATED, _UNCHANGED = (
+    ApplyOutcome.AMBIGUOUS,
+    ApplyOutcome.UPDATED,
+    ApplyOutcome.UNCHANGED,
+)
+
+
+def _extras_change(record: InventoryRecord, level: tuple[Any, ...]) -> bool:
+    """Whether the record's sale price or lead time (where it gives one) differs from the
+    level's (``level``: a row of ``_LEVELS_SQL``)."""
+    sale_price, lead = record.sale_price, record.lead_time_days
+    return (
+        sale_price is not None and (level[2] is None or money(level[2]) != money(sale_price))
+    ) or (lead is not None and level[3] != lead)
+
+
 def _upsert_sql(quantity: str, source: str, is_pg: bool) -> str:
     """The levels a batch changes at one location, in one statement: ``quantity`` and
     ``source`` name where each applied record's quantity there comes from."""
@@ -481,6 +497,8 @@ def apply_inventory_locations(
         )
         ambiguous_ids = [int(pid) for (pid,) in conn.execute(text(ambiguous_sql), params).all()]
 
+    # Sale prices or lead times to compare (a stock-only batch has none: quantities alone).
+    extras = any(r.sale_price is not None or r.lead_time_days is not None for r in records)
     for n, (location_id, values) in enumerate(quantities.items()):
         loc_params = {**params, "loc": location_id}
         # 2. the previous values there; the outcomes follow from them alone.
@@ -489,31 +507,25 @@ def apply_inventory_locations(
         old: list[int | None] = [None] * count
         changed: set[int] = set()
         writes: list[tuple[int, int]] = []  # (seq, quantity) of the records that change
+        add_changed, add_write, get_level = changed.add, writes.append, levels.get
         for seq, _candidates, ok, _sku, product_id in matched:
-            level = levels.get(seq)
-            old_qty = None if level is None else level[1]
-            old[seq] = old_qty
+            level = get_level(seq)
+            if level is not None:
+                old[seq] = level[1]
             if not ok:
-                kinds[seq] = ApplyOutcome.AMBIGUOUS
+                kinds[seq] = _AMBIGUOUS
                 continue
             quantity = values[seq]
-            record = records[seq]
-            sale_price = record.sale_price
-            lead = record.lead_time_days
             if (
                 level is None
-                or old_qty != quantity
-                or (
-                    sale_price is not None
-                    and (level[2] is None or money(level[2]) != money(sale_price))
-                )
-                or (lead is not None and level[3] != lead)
+                or level[1] != quantity
+                or (extras and _extras_change(records[seq], level))
             ):
-                changed.add(product_id)
-                writes.append((seq, int(quantity)))
-                kinds[seq] = ApplyOutcome.UPDATED
+                add_changed(product_id)
+                add_write((seq, int(quantity)))
+                kinds[seq] = _UPDATED
             else:
-                kinds[seq] = ApplyOutcome.UNCHANGED
+                kinds[seq] = _UNCHANGED
         del levels
         applied.outcomes[location_id] = kinds
         applied.old_quantities[location_id] = old

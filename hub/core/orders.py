@@ -25,7 +25,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from hub.core import webhooks
-from hub.core.direct_sql import DirectSql, in_list
+from hub.core.direct_sql import DirectSql, in_list, insert_rows
 from hub.core.errors import Conflict, Invalid, NotFound
 from hub.core.inputs import (
     MONEY_PATTERN,
@@ -356,41 +356,6 @@ def _order_ids(
     return found
 
 
-def _insert_rows(session: Session, table: Any, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert ``rows`` (each with the same columns) with one ``executemany`` on the driver's
-    connection, each value bound by its column's type exactly as the ORM binds it, without
-    SQLAlchemy's cost per row (a page of sales is hundreds of rows)."""
-    if not rows:
-        return
-    sql = DirectSql.of(session)
-    dialect = session.connection().dialect
-    names = list(rows[0])
-    first = rows[0]
-    binders: list[tuple[str, Any]] = []
-    shared: dict[str, Any] = {}  # bound once: the same object in every row (a template's)
-    for name in names:
-        bind = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-        if bind is None:
-            continue
-        if all(row[name] is first[name] for row in rows):
-            shared[name] = bind(first[name])
-        else:
-            binders.append((name, bind))
-    quote = dialect.identifier_preparer.quote
-    statement = (
-        f"INSERT INTO {quote(table.name)} ({', '.join(quote(name) for name in names)}) "
-        f"VALUES ({', '.join(f':{name}' for name in names)})"
-    )
-    bound = []
-    for row in rows:
-        values = dict(row)
-        values.update(shared)
-        for name, bind in binders:
-            values[name] = bind(values[name])
-        bound.append(values)
-    sql.run_many(statement, bound)
-
-
 def store_orders(session: Session, tenant_id: int, bodies: Sequence[OrderIn]) -> list[StoredOrder]:
     """:func:`store_order` for a batch, in the caller's transaction, in a few statements for
     the whole batch (one lookup of the numbers, one of the SKUs, one bulk insert of the
@@ -454,7 +419,7 @@ def store_orders(session: Session, tenant_id: int, bodies: Sequence[OrderIn]) ->
         results.append(None)
     order_rows = [row for _, _, row in new if row]
     if order_rows:
-        _insert_rows(session, Order.__table__, order_rows)  # type: ignore[attr-defined]
+        insert_rows(session, Order.__table__, order_rows)  # type: ignore[attr-defined]
         ids = {
             number: int(found[0])
             for number, found in _order_ids(
@@ -491,7 +456,7 @@ def store_orders(session: Session, tenant_id: int, bodies: Sequence[OrderIn]) ->
                     location_code=line.location,
                 )
                 lines.append(values)
-        _insert_rows(session, OrderLine.__table__, lines)  # type: ignore[attr-defined]
+        insert_rows(session, OrderLine.__table__, lines)  # type: ignore[attr-defined]
     return [r for r in results if r is not None]
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
+from hub.core.direct_sql import DirectSql, in_list, insert_rows, update_rows
 from hub.core.models import PendingMapping
 from hub.core.records import PendingItem
 from hub.core.types import utcnow
@@ -28,31 +29,42 @@ from hub.core.types import utcnow
 __all__ = ["page_pending", "pending_count", "replace_pending", "update_pending"]
 
 CHUNK = 500
+_TABLE: Any = PendingMapping.__table__  # type: ignore[attr-defined]
 
 
 def _upsert(session: Session, install_id: int, items: Sequence[PendingItem]) -> None:
+    """Each item's row, inserted or updated (direct SQL: a full pass lists thousands)."""
     latest = {item.vendor_id: item for item in items}  # the last report of a record wins
     ids = list(latest)
-    existing: dict[str, PendingMapping] = {}
+    sql = DirectSql.of(session)
+    existing: set[str] = set()
     for start in range(0, len(ids), CHUNK):
-        for row in session.exec(
-            select(PendingMapping).where(
-                PendingMapping.install_id == install_id,
-                col(PendingMapping.vendor_id).in_(ids[start : start + CHUNK]),
+        marks, params = in_list(ids[start : start + CHUNK])
+        existing.update(
+            str(vendor_id)
+            for (vendor_id,) in sql.rows(
+                "SELECT vendor_id FROM pending_mappings WHERE install_id = :i"
+                f" AND vendor_id IN ({marks})",
+                i=install_id,
+                **params,
             )
-        ):
-            existing[row.vendor_id] = row
-    now = utcnow()
-    for vendor_id, item in latest.items():
-        row = existing.get(vendor_id) or PendingMapping(
-            install_id=install_id, vendor_id=vendor_id, reason=item.reason[:64]
         )
-        row.reason = item.reason[:64]
-        row.ref = item.ref[:200]
-        row.details = dict(item.details)
-        row.seen_at = now
-        session.add(row)
-    session.flush()
+    now = utcnow()
+    new: list[dict[str, Any]] = []
+    seen: list[dict[str, Any]] = []
+    for vendor_id, item in latest.items():
+        (seen if vendor_id in existing else new).append(
+            {
+                "install_id": install_id,
+                "vendor_id": vendor_id,
+                "reason": item.reason[:64],
+                "ref": item.ref[:200],
+                "details": dict(item.details),
+                "seen_at": now,
+            }
+        )
+    insert_rows(session, _TABLE, new)
+    update_rows(session, _TABLE, ("install_id", "vendor_id"), seen)
 
 
 def _delete(session: Session, install_id: int, vendor_ids: Iterable[str]) -> None:

@@ -50,7 +50,7 @@ from hub.core.records import (
     secret_field,
     vendor_url_field,
 )
-from hub.core.runs import RunFenced, report_csv
+from hub.core.runs import RunFenced, csv_field, csv_line, report_csv
 from hub.core.schedule import WEEKDAYS, Weekday
 from hub.core.tenants import TenantInfo
 from hub.core.types import utcnow
@@ -119,6 +119,8 @@ __all__ = [
     "Weekday",
     "call_blocking",
     "collector_paused",
+    "csv_field",
+    "csv_line",
     "hookimpl",
     "managed_secret_field",
     "normalise_brand",

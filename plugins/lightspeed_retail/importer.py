@@ -59,6 +59,8 @@ from hub.plugin import (
     Refused,
     TransientJobError,
     collector_paused,
+    csv_field,
+    csv_line,
     report_csv,
     utcnow,
 )
@@ -80,9 +82,10 @@ from .mapping import (
     inventory_record,
     item_facts,
     missing_requirement,
-    passes_filters,
     pos_prices,
-    shop_quantity,
+    quantity_of,
+    stocks_at,
+    stocks_pass,
 )
 
 __all__ = [
@@ -303,24 +306,28 @@ def plan_import(
     on_order = config.import_if_on_order
     reorder_levels = config.import_if_reorder_levels
     base_level = config.base_price_level
+    read, leaving, pending, importable = plan.items, plan.leaving, plan.pending, plan.importable
     for item in items:
-        plan.items[item.item_id] = item
+        item_id = item.item_id
+        read[item_id] = item
         if item.archived:
-            plan.leaving[item.item_id] = "archived"
-        elif not passes_filters(
-            item, shops, on_hand=on_hand, on_order=on_order, reorder_levels=reorder_levels
-        ):
-            plan.leaving[item.item_id] = "filtered_out"
+            leaving[item_id] = "archived"
         else:
-            reason = missing_requirement(item, base_level)
-            if reason is not None:
-                plan.pending[item.item_id] = reason
+            stocks = stocks_at(item, shops)
+            if not stocks_pass(
+                stocks, on_hand=on_hand, on_order=on_order, reorder_levels=reorder_levels
+            ):
+                leaving[item_id] = "filtered_out"
+            else:
+                reason = missing_requirement(item, base_level)
+                if reason is not None:
+                    pending[item_id] = reason
+                    continue
+                importable.add(item_id)
+                records.append(inventory_record(item, brands.get(item.manufacturer_id, "")))
+                for (_, column), stock in zip(columns, stocks, strict=True):
+                    column.append(quantity_of(stock))
                 continue
-            plan.importable.add(item.item_id)
-            records.append(inventory_record(item, brands.get(item.manufacturer_id, "")))
-            for shop, column in columns:
-                column.append(shop_quantity(item, shop))
-            continue
         # Leaving: a full pass clears what it does not report; an incremental one says 0
         # (only items that could match: one without any identifier cannot).
         if not full and (item.upc or item.ean or item.mpn):
@@ -421,14 +428,11 @@ def apply_plan(ctx: JobContext, config: RetailConfig, plan: ImportPlan, *, full:
         }
     records = plan.records
     item_ids = [int(record.ref) for record in records]  # a record per item of the plan
-    # The item's columns of a report row, and its price columns, once per record.
+    # The report as CSV lines (a first import reports every item at every shop): the item's
+    # columns and its price columns rendered once per record.
     heads = [_report_head(plan.items[item_id], plan.brands) for item_id in item_ids]
-    tails: list[tuple[Any, Any]] = [("", "")] * len(records)
-    for seq, item_id in enumerate(item_ids):
-        price, sale = prices_of.get(item_id, (None, None))
-        if price is not None or sale is not None:
-            tails[seq] = ("" if price is None else price, "" if sale is None else sale)
-    report: list[tuple[Any, ...]] = []
+    tails = [csv_line(prices_of.get(item_id, _NO_PRICES)) for item_id in item_ids]
+    report: list[str] = []
     leaving, importable = plan.leaving, plan.importable
     tally: dict[str, int] = {}
     # The first shop's outcome of each record decides the item's binding or pending reason.
@@ -443,6 +447,7 @@ def apply_plan(ctx: JobContext, config: RetailConfig, plan: ImportPlan, *, full:
         skus = applied.skus
         for shop_id in group:
             location = locations[shop_id]
+            at_shop = f"{shop_id},{csv_field(location)}"
             kinds = applied.outcomes[location]
             old = applied.old_quantities[location]
             new = plan.quantities[shop_id]
@@ -467,22 +472,16 @@ def apply_plan(ctx: JobContext, config: RetailConfig, plan: ImportPlan, *, full:
                 sku = skus[seq]
                 before = old[seq]
                 report.append(
-                    (
-                        *heads[seq],
-                        shop_id,
-                        location,
-                        "" if sku is None else sku,
-                        "" if before is None else before,
-                        after,
-                        *tails[seq],
-                        _WORDS[kind],
-                        reason,
-                    )
+                    f"{heads[seq]},{at_shop},{'' if sku is None else csv_field(sku)},"
+                    f"{'' if before is None else before},{after},{tails[seq]},"
+                    f"{_WORDS[kind]},{reason}"
                 )
             for outcome in applied.cleared[location]:
                 report.append(
-                    ("", outcome.ref, "", "", "", "", shop_id, location, outcome.sku or "",
-                     outcome.old_quantity, 0, "", "", _WORDS[outcome.outcome], "not reported")
+                    csv_line(
+                        ("", outcome.ref, "", "", "", "", shop_id, location, outcome.sku,
+                         outcome.old_quantity, 0, "", "", _WORDS[outcome.outcome], "not reported")
+                    )
                 )  # fmt: skip
     for name, count in tally.items():
         if count:
@@ -492,7 +491,7 @@ def apply_plan(ctx: JobContext, config: RetailConfig, plan: ImportPlan, *, full:
         for item_id, reason in plan.pending.items()
     ]
     for item_id, reason in plan.pending.items():
-        report.append(_pending_row(plan.items[item_id], plan.brands, reason))
+        report.append(csv_line(_pending_row(plan.items[item_id], plan.brands, reason)))
     matched: dict[int, int] = {}  # product id → item id
     if first is not None:
         kinds, product_ids, skus = first
@@ -531,7 +530,8 @@ def apply_plan(ctx: JobContext, config: RetailConfig, plan: ImportPlan, *, full:
         ]
         changed = ctx.set_prices(prices, sale=config.sale_price_level is not None)
         ctx.set_count("prices_updated", len(changed))
-    ctx.attach_report(report_csv(REPORT_HEADER, report))
+    report.append("")  # the last line's end
+    ctx.attach_report(report_csv(REPORT_HEADER, ()) + "\n".join(report))
 
 
 _UNCHANGED = ApplyOutcome.UNCHANGED
@@ -539,6 +539,7 @@ _UPDATED = ApplyOutcome.UPDATED
 _UNMATCHED = ApplyOutcome.UNMATCHED
 _AMBIGUOUS = ApplyOutcome.AMBIGUOUS
 _WORDS = {outcome: outcome.value for outcome in ApplyOutcome}  # (an enum's .value is slow)
+_NO_PRICES = (None, None)
 
 
 def _rounds(shops: list[int], locations: dict[int, str]) -> list[list[int]]:
@@ -570,7 +571,7 @@ def _pending(
     return PendingItem(vendor_id=str(item.item_id), reason=reason, ref=item.ref, details=details)
 
 
-def _report_head(item: ItemFacts, brands: dict[int, str]) -> tuple[Any, ...]:
+def _item_columns(item: ItemFacts, brands: dict[int, str]) -> tuple[Any, ...]:
     """The item's columns of a report row."""
     return (
         item.item_id,
@@ -582,6 +583,11 @@ def _report_head(item: ItemFacts, brands: dict[int, str]) -> tuple[Any, ...]:
     )
 
 
+def _report_head(item: ItemFacts, brands: dict[int, str]) -> str:
+    """The item's columns of a report line."""
+    return csv_line(_item_columns(item, brands))
+
+
 def _pending_row(item: ItemFacts, brands: dict[int, str], reason: str) -> tuple[Any, ...]:
     """A pending item's report row: no shop, location or quantities (nothing was applied)."""
-    return (*_report_head(item, brands), "", "", "", "", "", "", "", "pending", reason)
+    return (*_item_columns(item, brands), "", "", "", "", "", "", "", "pending", reason)

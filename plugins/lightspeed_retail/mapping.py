@@ -38,10 +38,13 @@ __all__ = [
     "missing_requirement",
     "passes_filters",
     "pos_prices",
+    "quantity_of",
     "sale_lines",
     "sale_payments",
     "shop_quantity",
     "stock_at",
+    "stocks_at",
+    "stocks_pass",
 ]
 
 NO_UPC_OR_EAN = "no_upc_or_ean"
@@ -121,8 +124,63 @@ def _rows(value: Any, child: str) -> list[Any]:
 
 def item_facts(raw: Mapping[str, Any]) -> ItemFacts:
     """An item record as the API returns it (``load_relations`` ItemShops and Prices).
-    Written for speed: the common shapes (string scalars, wrapped containers) inline, the
-    rest through :mod:`~plugins.lightspeed_rseries.normalise`."""
+    Written for speed: the API's own shape (string scalars, wrapped containers) first, any
+    other through :func:`_any_item_facts` (the quirks, via
+    :mod:`~plugins.lightspeed_rseries.normalise`)."""
+    try:
+        return _api_item_facts(raw)
+    except (KeyError, TypeError, ValueError, AttributeError, InvalidOperation):
+        return _any_item_facts(raw)
+
+
+def _api_item_facts(raw: Mapping[str, Any]) -> ItemFacts:
+    """An item exactly as the API sends it; raises on anything else."""
+    prices = raw["Prices"]["ItemPrice"]
+    by_id: dict[int, Decimal] = {}
+    by_name: dict[str, Decimal] = {}
+    for price in (prices,) if prices.__class__ is dict else prices:
+        amount = Decimal(price["amount"])
+        type_id = int(price["useTypeID"])
+        if type_id:
+            by_id[type_id] = amount
+        name = price.get("useType")
+        if name:
+            by_name[name.strip().lower()] = amount
+    rows = raw["ItemShops"]["ItemShop"]
+    shops = []
+    for row in (rows,) if rows.__class__ is dict else rows:
+        shop_id = int(row["shopID"])
+        if shop_id:  # 0 is the all-shops summary row
+            shops.append(
+                (
+                    shop_id,
+                    int(row["qoh"]),
+                    int(row["backorder"]),
+                    int(row["reorderPoint"]),
+                    int(row["reorderLevel"]),
+                )
+            )
+    get = raw.get
+    archived = get("archived")
+    return ItemFacts(
+        int(raw["itemID"]),
+        get("systemSku", "").strip(),
+        get("customSku", "").strip(),
+        get("upc", "").strip(),
+        get("ean", "").strip(),
+        get("manufacturerSku", "").strip(),
+        get("description", "").strip(),
+        archived == "true" or archived is True,
+        int(get("manufacturerID", 0)),
+        get("timeStamp", "").strip(),
+        by_id,
+        by_name,
+        tuple(shops),
+    )
+
+
+def _any_item_facts(raw: Mapping[str, Any]) -> ItemFacts:
+    """:func:`item_facts` of any shape the API or a hand-built record may take."""
     get = raw.get
     by_id: dict[int, Decimal] = {}
     by_name: dict[str, Decimal] = {}
@@ -228,6 +286,15 @@ def stock_at(item: ItemFacts, shop_id: int) -> ShopStock | None:
     return None
 
 
+def stocks_at(item: ItemFacts, shop_ids: Iterable[int]) -> list[ShopStock | None]:
+    """:func:`stock_at` of each of ``shop_ids``, in their order."""
+    shops = item.shops
+    if len(shops) < 2:
+        return [shops[0] if shops and shops[0][SHOP] == shop else None for shop in shop_ids]
+    last = {stock[SHOP]: stock for stock in shops}  # the last row of a shop wins
+    return [last.get(shop) for shop in shop_ids]
+
+
 def passes_filters(
     item: ItemFacts,
     shop_ids: Iterable[int],
@@ -237,8 +304,19 @@ def passes_filters(
     reorder_levels: bool,
 ) -> bool:
     """The import settings: any enabled condition at any mapped shop."""
-    for shop_id in shop_ids:
-        stock = stock_at(item, shop_id)
+    return stocks_pass(
+        stocks_at(item, shop_ids),
+        on_hand=on_hand,
+        on_order=on_order,
+        reorder_levels=reorder_levels,
+    )
+
+
+def stocks_pass(
+    stocks: Iterable[ShopStock | None], *, on_hand: bool, on_order: bool, reorder_levels: bool
+) -> bool:
+    """:func:`passes_filters` of an item's stocks at the mapped shops (:func:`stocks_at`)."""
+    for stock in stocks:
         if stock is None:
             continue
         if on_hand and stock[QOH] > 0:
@@ -293,7 +371,11 @@ def inventory_record(item: ItemFacts, brand: str) -> InventoryRecord:
 def shop_quantity(item: ItemFacts, shop_id: int) -> int:
     """The item's quantity at one shop: its qoh, never below 0; 0 without an ItemShop row.
     (An item that left the filters or was archived goes to 0 everywhere instead.)"""
-    stock = stock_at(item, shop_id)
+    return quantity_of(stock_at(item, shop_id))
+
+
+def quantity_of(stock: ShopStock | None) -> int:
+    """:func:`shop_quantity` of the item's stock at the shop (:func:`stock_at`)."""
     return 0 if stock is None or stock[QOH] < 0 else stock[QOH]
 
 

@@ -47,12 +47,12 @@ Params = Mapping[str, Scalar]
 Payload = Mapping[str, Any] | RSeriesModel
 
 
-
 def decode(content: bytes) -> Any:
     """A response body's JSON, decoded with the garbage collector paused (a page of 100
     items is thousands of objects, none of them garbage; see ``collector_paused``)."""
     with collector_paused():
         return json.loads(content)
+
 
 @dataclass(frozen=True)
 class Page:
