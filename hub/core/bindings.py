@@ -268,13 +268,12 @@ def bind_many(session: Session, install_id: int, kind: str, pairs: dict[int, str
     for hub_id, vendor_id in pairs.items():
         found = current.get(hub_id)
         if found is None:
-            new_rows.append((install_id, kind, hub_id, vendor_id, BOUND, now))
+            new_rows.append((install_id, kind, hub_id, vendor_id, BOUND, "{}", now))
         elif found != (vendor_id, BOUND):
             changed.append((vendor_id, BOUND, now, install_id, kind, hub_id))
-    # Tuples of the values in the order of their marks (see DirectSql.run_many).
-    sql.run_many(
-        "INSERT INTO bindings (install_id, kind, hub_id, vendor_id, state, data, updated_at)"
-        " VALUES (:i, :k, :h, :v, :s, '{}', :now)",
+    sql.insert_many(
+        "bindings",
+        ("install_id", "kind", "hub_id", "vendor_id", "state", "data", "updated_at"),
         new_rows,
     )
     sql.run_many(

@@ -8,9 +8,12 @@ still frees every object that is dropped; only cycles wait for the next collecti
 runs as usual once no section is paused.
 
 Sections are meant to be short and to wait on nothing (no network, no locks held by other
-jobs): decoding a response, mapping a page, planning and applying a pass. They nest and may
-run in several threads at once: collection resumes when the last one ends, and only if it
-was enabled when the first began.
+jobs): decoding a response, mapping a page, planning and applying a pass. A longer one — a
+full read, page after page — calls :func:`collect_young` after each unit of work: the young
+generations (every thread's recent garbage) are collected as usual, only the full
+collections over the whole heap, which a growing read would trigger again and again, wait
+for its end. Sections nest and may run in several threads at once: collection resumes when
+the last one ends, and only if it was enabled when the first began.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["paused"]
+__all__ = ["collect_young", "paused"]
 
 _lock = threading.Lock()
 _depth = 0
@@ -43,3 +46,8 @@ def paused() -> Iterator[None]:
             _depth -= 1
             if _depth == 0 and _resume:
                 gc.enable()
+
+
+def collect_young() -> None:
+    """Collect the two young generations now, never the oldest (see the module)."""
+    gc.collect(1)

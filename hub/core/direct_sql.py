@@ -17,9 +17,11 @@ going in pass through :meth:`DirectSql.when`, stored exactly as the ORM stores t
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import lru_cache
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import Dialect
@@ -111,6 +113,34 @@ class DirectSql:
         cursor = self._cursor(statement, params)
         try:
             return int(cursor.rowcount)
+        finally:
+            cursor.close()
+
+    def insert_many(
+        self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+    ) -> None:
+        """Insert ``rows`` (tuples in ``columns``' order) into ``table``: on SQLite hundreds
+        per ``INSERT … VALUES (…), (…)`` (within the connection's limit of parameters), a
+        fraction of ``executemany``'s cost per row; on PostgreSQL one ``executemany``."""
+        if not rows:
+            return
+        head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+        if self._pg:
+            self.run_many(head + "(" + ", ".join(f":{name}" for name in columns) + ")", rows)
+            return
+        one = "(" + ", ".join(["?"] * len(columns)) + ")"
+        try:
+            limit = self._conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        except AttributeError:  # a driver without getlimit: SQLite's historical minimum
+            limit = 999
+        per = max(1, min(500, limit // len(columns)))
+        cursor = self._conn.cursor()
+        try:
+            full = head + ", ".join([one] * per)
+            for start in range(0, len(rows), per):
+                chunk = rows[start : start + per]
+                statement = full if len(chunk) == per else head + ", ".join([one] * len(chunk))
+                cursor.execute(statement, list(chain.from_iterable(chunk)))
         finally:
             cursor.close()
 

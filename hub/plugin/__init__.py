@@ -16,6 +16,7 @@ and fixtures, a pytest plugin for plugin authors).
 from __future__ import annotations
 
 from hub.core.changes import ChangeBatch, InventoryChange, ProductChange
+from hub.core.collector import collect_young
 from hub.core.collector import paused as collector_paused
 from hub.core.errors import ConnectRefused, HubError, Invalid, NotFound, Refused
 from hub.core.inventory import BoundProduct, LocationsResult
@@ -118,6 +119,7 @@ __all__ = [
     "VendorRequest",
     "Weekday",
     "call_blocking",
+    "collect_young",
     "collector_paused",
     "csv_field",
     "csv_line",

@@ -58,6 +58,7 @@ from hub.plugin import (
     PendingItem,
     Refused,
     TransientJobError,
+    collect_young,
     collector_paused,
     csv_field,
     csv_line,
@@ -177,15 +178,25 @@ def read_everything(
     """Every item that is not archived. In a run (``ctx``), each page is kept with the run
     (``ctx.spool``) with a checkpoint naming the next page, so an attempt that resumes the
     run (a killed worker, a restart) reads the kept pages back and asks Lightspeed only for
-    the pages after them: at most one page is asked twice."""
+    the pages after them: at most one page is asked twice.
+
+    The read is one section with the garbage collector paused, the young generations
+    collected after each page (``collect_young``): 100,000 items kept for the apply would
+    otherwise trigger full collections over the growing heap again and again."""
+    with collector_paused():
+        return _read_everything(client, ctx, started)
+
+
+def _read_everything(
+    client: RSeriesClient, ctx: JobContext | None, started: datetime | None
+) -> Read:
     read = Read()
     params = {"load_relations": ITEM_RELATIONS, "archived": "false"}
     point = resume_point(ctx, client)
     if ctx is not None and point is not None:
-        with collector_paused():
-            for raw in ctx.spooled(SPOOL_ITEMS):
-                facts = item_facts(raw)
-                read.items[facts.item_id] = facts
+        for raw in ctx.spooled(SPOOL_ITEMS):
+            facts = item_facts(raw)
+            read.items[facts.item_id] = facts
         read.requests = int(point.get("requests") or 0)
         ctx.count("pages_resumed", int(point.get("pages") or 0))
         following = point.get("next")
@@ -198,6 +209,7 @@ def read_everything(
     pages = int(point.get("pages") or 0) if point else 0
     while True:
         read.add(page.records)
+        collect_young()
         pages += 1
         if ctx is not None:
             ctx.spool(
@@ -431,7 +443,11 @@ def apply_plan(ctx: JobContext, config: RetailConfig, plan: ImportPlan, *, full:
     # The report as CSV lines (a first import reports every item at every shop): the item's
     # columns and its price columns rendered once per record.
     heads = [_report_head(plan.items[item_id], plan.brands) for item_id in item_ids]
-    tails = [csv_line(prices_of.get(item_id, _NO_PRICES)) for item_id in item_ids]
+    tails = (
+        [csv_line(prices_of.get(item_id, _NO_PRICES)) for item_id in item_ids]
+        if prices_of
+        else [","] * len(item_ids)  # no POS pricing: two empty price columns
+    )
     report: list[str] = []
     leaving, importable = plan.leaving, plan.importable
     tally: dict[str, int] = {}
@@ -584,7 +600,11 @@ def _item_columns(item: ItemFacts, brands: dict[int, str]) -> tuple[Any, ...]:
 
 
 def _report_head(item: ItemFacts, brands: dict[int, str]) -> str:
-    """The item's columns of a report line."""
+    """The item's columns of a report line (joined as they are when none needs quoting,
+    the common case: one check of the joined text)."""
+    line = f"{item.item_id},{item.ref},{item.upc},{item.ean},{item.mpn},{brands.get(item.manufacturer_id, '')}"
+    if line.count(",") == 5 and not ('"' in line or "\n" in line or "\r" in line):
+        return line
     return csv_line(_item_columns(item, brands))
 
 
