@@ -207,12 +207,12 @@ def local_apply(hub: Hub, tenant_id: int, pages: list[bytes], brands: dict[int, 
         for page in pages:
             read.add(normalise.records(decode(page), "Item"))
             collect_young()
-    apply_items(ctx, config, read.items.values(), brands, full=True)
+    items = len(read.items)
+    apply_items(ctx, config, read, brands, full=True)
     elapsed = time.perf_counter() - started
-    items = read.items
     runs.finish(hub.db, run.id, "succeeded", attempt=claimed.attempts, counts=ctx.counts)
     _say(f"   local apply counts: {ctx.counts}")
-    return len(items) / elapsed
+    return items / elapsed
 
 
 def _local_apply_worker(directory: str, pages_file: str, items: int, repeats: int) -> list[float]:
