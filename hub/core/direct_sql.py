@@ -167,8 +167,9 @@ class DirectSql:
 def _bound_rows(
     session: Session, table: Any, rows: Sequence[dict[str, Any]]
 ) -> tuple[Dialect, list[tuple[Any, ...]]]:
-    """``rows`` (as tuples, in the columns' order) with each value bound by its column's type exactly as the ORM binds it (a
-    value that is the same object in every row, a template's, is bound once)."""
+    """``rows`` as tuples (in the columns' order), each value bound by its column's type
+    exactly as the ORM binds it (a value that is the same object in every row, a
+    template's, is bound once)."""
     dialect = session.connection().dialect
     first = rows[0]
     binders: list[tuple[str, Any]] = []

@@ -23,11 +23,9 @@ Rules decided here (the one place they live):
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import chain
 from typing import Any
 
 from sqlalchemy import (
@@ -143,6 +141,7 @@ _BATCH_COLUMNS = (
     "seq INTEGER PRIMARY KEY, match_key TEXT, catalog TEXT, brand_norm TEXT, quantity INTEGER, "
     "sale_price TEXT, lead INTEGER, ean TEXT, mpn TEXT"
 )
+_BATCH_NAMES = tuple(column.split()[0] for column in _BATCH_COLUMNS.split(", "))
 _MATCH_COLUMNS = (
     "seq INTEGER PRIMARY KEY, product_id INTEGER, n INTEGER, ok INTEGER NOT NULL DEFAULT 0"
 )
@@ -168,43 +167,23 @@ def _prepare(conn: Connection) -> None:
     )
 
 
-def _insert_many(
-    conn: Connection, cursor: Any, table: str, width: int, rows: Sequence[tuple[Any, ...]]
+def _load(
+    conn: Connection, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
 ) -> None:
-    """SQLite: ``rows`` into ``table``, hundreds per ``INSERT … VALUES (…), (…)`` (within the
-    connection's limit of parameters): a fraction of ``executemany``'s cost per row."""
-    dbapi = conn.connection.dbapi_connection
-    try:
-        limit = dbapi.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)  # type: ignore[union-attr]
-    except AttributeError:  # a driver without getlimit: SQLite's historical minimum
-        limit = 999
-    per = max(1, min(500, limit // width))
-    one = "(" + ", ".join(["?"] * width) + ")"
-    full = f"INSERT INTO {table} VALUES " + ", ".join([one] * per)
-    for start in range(0, len(rows), per):
-        chunk = rows[start : start + per]
-        statement = (
-            full
-            if len(chunk) == per
-            else (f"INSERT INTO {table} VALUES " + ", ".join([one] * len(chunk)))
-        )
-        cursor.execute(statement, list(chain.from_iterable(chunk)))
-
-
-def _load_batch(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
-    """Load the batch into ``hub_apply_in`` through the driver (COPY on PostgreSQL): the
-    ORM/Core parameter handling would cost more than the whole match and upsert."""
+    """Load ``rows`` into a scratch table through the driver (COPY on PostgreSQL, hundreds
+    of rows per INSERT on SQLite): the ORM/Core parameter handling would cost more than the
+    whole match and upsert."""
+    if conn.dialect.name != "postgresql":
+        DirectSql(conn.connection.dbapi_connection, conn.dialect).insert_many(table, columns, rows)
+        return
     cursor = conn.connection.cursor()
     try:
-        if conn.dialect.name == "postgresql":
-            with cursor.copy(  # type: ignore[attr-defined]
-                "COPY hub_apply_in (seq, match_key, catalog, brand_norm, quantity, sale_price, "
-                "lead, ean, mpn) FROM STDIN"
-            ) as copy:
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            _insert_many(conn, cursor, "hub_apply_in", 9, rows)
+        with cursor.copy(  # type: ignore[attr-defined]
+            f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+        ) as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(f"ANALYZE {table}")
     finally:
         cursor.close()
 
@@ -381,19 +360,7 @@ def _load_quantities(conn: Connection, rows: list[tuple[int, int]]) -> None:
         "CREATE TEMP TABLE IF NOT EXISTS hub_apply_qty (seq INTEGER PRIMARY KEY, quantity INTEGER)"
     )
     conn.exec_driver_sql("DELETE FROM hub_apply_qty")
-    cursor = conn.connection.cursor()
-    try:
-        if conn.dialect.name == "postgresql":
-            with cursor.copy(  # type: ignore[attr-defined]
-                "COPY hub_apply_qty (seq, quantity) FROM STDIN"
-            ) as copy:
-                for row in rows:
-                    copy.write_row(row)
-            cursor.execute("ANALYZE hub_apply_qty")
-        else:
-            _insert_many(conn, cursor, "hub_apply_qty", 2, rows)
-    finally:
-        cursor.close()
+    _load(conn, "hub_apply_qty", ("seq", "quantity"), rows)
 
 
 def apply_inventory_locations(
@@ -449,11 +416,9 @@ def apply_inventory_locations(
         for seq, r in enumerate(records)
     ]
     if rows:
-        _load_batch(conn, rows)
+        _load(conn, "hub_apply_in", _BATCH_NAMES, rows)
     del rows
     is_pg = conn.dialect.name == "postgresql"
-    if is_pg:
-        conn.exec_driver_sql("ANALYZE hub_apply_in")
     params = {"t": tenant_id, "inst": install_id}
 
     # 1. match, once for every location: one row per record with the number of candidates.
