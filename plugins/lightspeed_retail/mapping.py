@@ -6,13 +6,13 @@ models: an import reads 100,000 items, and this is the hot path of the local app
 
 The rules of the spec, each in one place:
 
-- **Import filters** (:func:`passes_filters`): an item is imported if any enabled condition
+- **Import filters** (:func:`stocks_pass`): an item is imported if any enabled condition
   holds at any mapped shop — qoh > 0, backorder > 0, reorderPoint or reorderLevel > 0.
 - **Requirements** (:func:`missing_requirement`): a price at the base level (Default or MSRP),
   a UPC or an EAN, a manufacturer SKU; the first one missing is the pending reason.
 - **Identifiers**: UPC → ``upc`` (GTIN1), EAN → ``ean`` (GTIN2), Manufact. SKU → ``mpn``;
   matched by the core (``MatchRule.UPC_EAN_MPN``: UPC, then EAN, then MPN + brand).
-- **Quantities**: the shop's qoh, never below 0 (Lightspeed lets qoh go negative; a webstore
+- **Quantities** (:func:`quantity_of`): the shop's qoh, never below 0 (Lightspeed lets qoh go negative; a webstore
   shows 0); a shop without an ItemShop row holds 0.
 - **POS pricing** (:func:`pos_prices`): levels by id (``useTypeID`` = ``priceLevelID``).
 - **The sale** (:func:`sale_lines`, :func:`sale_payments`): lines by itemID, the shipping
@@ -36,12 +36,10 @@ __all__ = [
     "inventory_record",
     "item_facts",
     "missing_requirement",
-    "passes_filters",
     "pos_prices",
     "quantity_of",
     "sale_lines",
     "sale_payments",
-    "shop_quantity",
     "stock_at",
     "stocks_at",
     "stocks_pass",
@@ -295,27 +293,11 @@ def stocks_at(item: ItemFacts, shop_ids: Iterable[int]) -> list[ShopStock | None
     return [last.get(shop) for shop in shop_ids]
 
 
-def passes_filters(
-    item: ItemFacts,
-    shop_ids: Iterable[int],
-    *,
-    on_hand: bool,
-    on_order: bool,
-    reorder_levels: bool,
-) -> bool:
-    """The import settings: any enabled condition at any mapped shop."""
-    return stocks_pass(
-        stocks_at(item, shop_ids),
-        on_hand=on_hand,
-        on_order=on_order,
-        reorder_levels=reorder_levels,
-    )
-
-
 def stocks_pass(
     stocks: Iterable[ShopStock | None], *, on_hand: bool, on_order: bool, reorder_levels: bool
 ) -> bool:
-    """:func:`passes_filters` of an item's stocks at the mapped shops (:func:`stocks_at`)."""
+    """The import settings: any enabled condition at any mapped shop, given the item's stocks
+    there (:func:`stocks_at`)."""
     for stock in stocks:
         if stock is None:
             continue
@@ -351,7 +333,7 @@ def missing_requirement(item: ItemFacts, base_level: str) -> str | None:
 def inventory_record(item: ItemFacts, brand: str) -> InventoryRecord:
     """The item for the core's apply engine: its identifiers (matched UPC, then EAN, then
     MPN + ``brand``) and its id as the ref; the quantity of each shop is
-    :func:`shop_quantity`, passed beside it (one record per item, for every location)."""
+    :func:`quantity_of`, passed beside it (one record per item, for every location)."""
     # Positional (key, quantity, catalog, brand, sale_price, lead_time_days, ref, upc, ean,
     # mpn): a full pass builds one per item.
     return InventoryRecord(
@@ -368,14 +350,10 @@ def inventory_record(item: ItemFacts, brand: str) -> InventoryRecord:
     )
 
 
-def shop_quantity(item: ItemFacts, shop_id: int) -> int:
-    """The item's quantity at one shop: its qoh, never below 0; 0 without an ItemShop row.
-    (An item that left the filters or was archived goes to 0 everywhere instead.)"""
-    return quantity_of(stock_at(item, shop_id))
-
-
 def quantity_of(stock: ShopStock | None) -> int:
-    """:func:`shop_quantity` of the item's stock at the shop (:func:`stock_at`)."""
+    """The item's quantity at one shop from its stock there (:func:`stock_at`): its qoh,
+    never below 0; 0 without an ItemShop row. (An item that left the filters or was
+    archived goes to 0 everywhere instead.)"""
     return 0 if stock is None or stock[QOH] < 0 else stock[QOH]
 
 
